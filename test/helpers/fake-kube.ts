@@ -1,0 +1,297 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import jsonPatch from 'fast-json-patch';
+
+/** One API call as an RBAC authorizer sees it. `name` is set for list/watch with a metadata.name field selector. */
+export interface RecordedCall {
+  verb: string;
+  group: string;
+  resource: string;
+  namespace?: string;
+  name?: string;
+  /** For non-resource URLs such as /openid/v1/jwks. */
+  path?: string;
+}
+
+type KubeObject = { apiVersion?: string; kind?: string; metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string; [k: string]: unknown }; [k: string]: unknown };
+interface Target { group: string; resource: string; namespace?: string; name?: string }
+interface Watcher { target: Target; nameFilter?: string; res: ServerResponse }
+
+const KINDS: Record<string, { kind: string; apiVersion: string }> = {
+  namespaces: { kind: 'Namespace', apiVersion: 'v1' },
+  secrets: { kind: 'Secret', apiVersion: 'v1' },
+  configmaps: { kind: 'ConfigMap', apiVersion: 'v1' },
+  pods: { kind: 'Pod', apiVersion: 'v1' },
+  leases: { kind: 'Lease', apiVersion: 'coordination.k8s.io/v1' },
+  mutatingwebhookconfigurations: { kind: 'MutatingWebhookConfiguration', apiVersion: 'admissionregistration.k8s.io/v1' },
+};
+const CLUSTER_SCOPED = new Set(['namespaces', 'mutatingwebhookconfigurations']);
+
+/**
+ * Enough of the Kubernetes API, over real HTTP, for the real client library: CRUD with resourceVersion
+ * conflicts, list and watch (with metadata.name field selectors), JSON patch, TokenReview (answered by a
+ * test-supplied function) and the service account issuer discovery documents. Every call is recorded.
+ */
+export class FakeKube {
+  readonly calls: RecordedCall[] = [];
+  tokenReview: (token: string, audiences: string[]) => Record<string, unknown> = () => ({ authenticated: false, error: 'no reviewer configured' });
+  /** Calls for which this returns true are refused with 403 Forbidden, as RBAC would. */
+  forbid: (call: RecordedCall) => boolean = () => false;
+  oidc: { issuer: string; jwks: unknown } = { issuer: 'https://kubernetes.default.svc.cluster.local', jwks: { keys: [] } };
+  private readonly objects = new Map<string, KubeObject>();
+  private readonly watchers = new Set<Watcher>();
+  private readonly server: Server;
+  private rv = 1;
+  private uids = 0;
+
+  private constructor() {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err) => this.status(res, 500, 'InternalError', String(err)));
+    });
+  }
+
+  static async start(): Promise<FakeKube> {
+    const fake = new FakeKube();
+    await new Promise<void>((resolve) => fake.server.listen(0, '127.0.0.1', resolve));
+    return fake;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** A KubeConfig pointing at this server, as the code under test would load one. */
+  kubeConfig(): KubeConfig {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'fake', server: this.url, skipTLSVerify: true }],
+      users: [{ name: 'meshid', token: 'fake-token' }],
+      contexts: [{ name: 'fake', cluster: 'fake', user: 'meshid' }],
+      currentContext: 'fake',
+    });
+    return kc;
+  }
+
+  async close(): Promise<void> {
+    this.dropWatches();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Ends every open watch stream, as an API server does periodically. */
+  dropWatches(): void {
+    for (const w of this.watchers) w.res.end();
+    this.watchers.clear();
+  }
+
+  // Direct state access for tests: the "rest of the cluster" acting, not the code under test.
+  put(resource: string, obj: { metadata: { name: string; namespace?: string }; [k: string]: unknown }): KubeObject {
+    const target = { group: groupOf(resource), resource, namespace: obj.metadata.namespace, name: obj.metadata.name };
+    const existing = this.objects.get(keyOf(target));
+    return this.store(target, structuredClone(obj) as KubeObject, existing ? 'MODIFIED' : 'ADDED');
+  }
+
+  get(resource: string, namespace: string | undefined, name: string): KubeObject | undefined {
+    const obj = this.objects.get(keyOf({ group: groupOf(resource), resource, namespace, name }));
+    return obj && structuredClone(obj);
+  }
+
+  remove(resource: string, namespace: string | undefined, name: string): void {
+    const target = { group: groupOf(resource), resource, namespace, name };
+    const obj = this.objects.get(keyOf(target));
+    if (!obj) return;
+    this.objects.delete(keyOf(target));
+    this.notify(target, 'DELETED', obj);
+  }
+
+  list(resource: string, namespace?: string): KubeObject[] {
+    return [...this.objects.entries()]
+      .filter(([k]) => k.startsWith(`${groupOf(resource)}/${resource}/${namespace ?? ''}`))
+      .map(([, o]) => structuredClone(o));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.url);
+    const body = await readBody(req);
+    if (url.pathname.startsWith('/.well-known/') || url.pathname.startsWith('/openid/')) return this.discovery(url.pathname, res);
+    const target = parsePath(url.pathname);
+    if (!target) return this.status(res, 404, 'NotFound', `no route for ${url.pathname}`);
+    const isWatch = url.searchParams.get('watch') === 'true';
+    const nameFilter = /^metadata\.name=(.+)$/.exec(url.searchParams.get('fieldSelector') ?? '')?.[1];
+    const verb = verbOf(req.method ?? 'GET', target, isWatch);
+    const call = { verb, group: target.group, resource: target.resource, namespace: target.namespace, name: target.name ?? nameFilter };
+    this.calls.push(call);
+    if (this.forbid(call)) return this.status(res, 403, 'Forbidden', `${target.resource} is forbidden: User "meshid" cannot ${verb} resource "${target.resource}"`);
+
+    if (target.resource === 'tokenreviews') return this.review(JSON.parse(body), res);
+    const key = keyOf(target);
+    const existing = target.name ? this.objects.get(key) : undefined;
+    switch (verb) {
+      case 'get':
+        return existing ? this.json(res, 200, existing) : this.notFound(res, target);
+      case 'list':
+        return this.json(res, 200, { kind: `${KINDS[target.resource]!.kind}List`, apiVersion: KINDS[target.resource]!.apiVersion, metadata: { resourceVersion: String(this.rv) }, items: this.matching(target, nameFilter) });
+      case 'watch':
+        return this.openWatch(target, nameFilter, url.searchParams.has('resourceVersion'), res);
+      case 'create': {
+        const obj = JSON.parse(body) as KubeObject;
+        const created = { ...target, name: obj.metadata.name, namespace: target.namespace };
+        if (this.objects.has(keyOf(created))) return this.status(res, 409, 'AlreadyExists', `${target.resource} "${obj.metadata.name}" already exists`);
+        return this.json(res, 201, this.store(created, obj, 'ADDED'));
+      }
+      case 'update': {
+        if (!existing) return this.notFound(res, target);
+        const obj = JSON.parse(body) as KubeObject;
+        const sent = obj.metadata.resourceVersion;
+        if (sent && sent !== existing.metadata.resourceVersion) return this.staleConflict(res, target);
+        return this.json(res, 200, this.store(target, obj, 'MODIFIED'));
+      }
+      case 'patch': {
+        if (!existing) return this.notFound(res, target);
+        let patched: KubeObject;
+        try {
+          patched = jsonPatch.applyPatch(structuredClone(existing), JSON.parse(body), true, false).newDocument;
+        } catch {
+          return this.staleConflict(res, target);
+        }
+        return this.json(res, 200, this.store(target, patched, 'MODIFIED'));
+      }
+      case 'delete':
+        if (!existing) return this.notFound(res, target);
+        this.remove(target.resource, target.namespace, target.name!);
+        return this.json(res, 200, existing);
+      default:
+        return this.status(res, 405, 'MethodNotAllowed', `${req.method} not supported`);
+    }
+  }
+
+  private store(target: Target, obj: KubeObject, type: 'ADDED' | 'MODIFIED'): KubeObject {
+    const prior = this.objects.get(keyOf(target));
+    const meta = KINDS[target.resource]!;
+    const stored: KubeObject = {
+      ...obj,
+      kind: meta.kind,
+      apiVersion: meta.apiVersion,
+      metadata: {
+        ...obj.metadata,
+        name: target.name!,
+        ...(target.namespace ? { namespace: target.namespace } : {}),
+        uid: prior?.metadata.uid ?? obj.metadata.uid ?? `uid-${++this.uids}`,
+        resourceVersion: String(++this.rv),
+      },
+    };
+    this.objects.set(keyOf(target), stored);
+    this.notify(target, type, stored);
+    return structuredClone(stored);
+  }
+
+  private matching(target: Target, nameFilter?: string): KubeObject[] {
+    return [...this.objects.values()].filter((o) => belongs(o, target, nameFilter, this.kindOf(target)));
+  }
+
+  private kindOf(target: Target): string {
+    return KINDS[target.resource]!.kind;
+  }
+
+  private openWatch(target: Target, nameFilter: string | undefined, fromVersion: boolean, res: ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.flushHeaders();
+    // Without a resourceVersion a watch starts with the current state, as the real API server does.
+    if (!fromVersion) for (const obj of this.matching(target, nameFilter)) res.write(`${JSON.stringify({ type: 'ADDED', object: obj })}\n`);
+    const watcher = { target, nameFilter, res };
+    this.watchers.add(watcher);
+    res.on('close', () => this.watchers.delete(watcher));
+  }
+
+  private notify(target: Target, type: string, obj: KubeObject): void {
+    for (const w of this.watchers) {
+      if (w.target.resource === target.resource && belongs(obj, w.target, w.nameFilter, this.kindOf(target))) {
+        w.res.write(`${JSON.stringify({ type, object: obj })}\n`);
+      }
+    }
+  }
+
+  private review(body: { spec?: { token?: string; audiences?: string[] } }, res: ServerResponse): void {
+    const status = this.tokenReview(body.spec?.token ?? '', body.spec?.audiences ?? []);
+    this.json(res, 201, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', metadata: {}, spec: body.spec, status });
+  }
+
+  private discovery(path: string, res: ServerResponse): void {
+    this.calls.push({ verb: 'get', group: '', resource: '', path });
+    if (path === '/.well-known/openid-configuration') {
+      return this.json(res, 200, { issuer: this.oidc.issuer, jwks_uri: `${this.oidc.issuer}/openid/v1/jwks`, id_token_signing_alg_values_supported: ['RS256'] });
+    }
+    if (path === '/openid/v1/jwks') return this.json(res, 200, this.oidc.jwks);
+    this.status(res, 404, 'NotFound', `no route for ${path}`);
+  }
+
+  private notFound(res: ServerResponse, t: Target): void {
+    this.status(res, 404, 'NotFound', `${t.resource} "${t.name}" not found`);
+  }
+
+  private staleConflict(res: ServerResponse, t: Target): void {
+    this.status(res, 409, 'Conflict', `Operation cannot be fulfilled on ${t.resource} "${t.name}": the object has been modified; please apply your changes to the latest version and try again`);
+  }
+
+  private status(res: ServerResponse, code: number, reason: string, message: string): void {
+    this.json(res, code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason, message, code });
+  }
+
+  private json(res: ServerResponse, code: number, obj: unknown): void {
+    if (res.headersSent) return;
+    res.writeHead(code, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(obj));
+  }
+}
+
+function groupOf(resource: string): string {
+  const api = KINDS[resource]?.apiVersion ?? '';
+  return api.includes('/') ? api.split('/')[0]! : '';
+}
+
+function keyOf(t: Target): string {
+  return `${t.group}/${t.resource}/${t.namespace ?? ''}/${t.name ?? ''}`;
+}
+
+function belongs(obj: KubeObject, target: Target, nameFilter: string | undefined, kind: string): boolean {
+  if (obj.kind !== kind) return false;
+  if (target.namespace && obj.metadata.namespace !== target.namespace) return false;
+  return !nameFilter || obj.metadata.name === nameFilter;
+}
+
+/** /api/v1/... or /apis/<group>/<version>/...; then [namespaces/<ns>/]<resource>[/<name>]. */
+function parsePath(pathname: string): Target | undefined {
+  const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  let group: string;
+  let rest: string[];
+  if (parts[0] === 'api' && parts[1] === 'v1') [group, rest] = ['', parts.slice(2)];
+  else if (parts[0] === 'apis' && parts.length >= 3) [group, rest] = [parts[1]!, parts.slice(3)];
+  else return undefined;
+  if (rest[0] === 'namespaces' && rest.length >= 3) return { group, namespace: rest[1], resource: rest[2]!, name: rest[3] };
+  if (rest.length === 0 || rest.length > 2) return undefined;
+  const target = { group, resource: rest[0]!, name: rest[1] };
+  if (target.resource !== 'tokenreviews' && !KINDS[target.resource]) return undefined;
+  if (target.resource !== 'tokenreviews' && !CLUSTER_SCOPED.has(target.resource) && target.name) return undefined;
+  return target;
+}
+
+function verbOf(method: string, target: Target, isWatch: boolean): string {
+  switch (method) {
+    case 'GET': return target.name ? 'get' : isWatch ? 'watch' : 'list';
+    case 'POST': return 'create';
+    case 'PUT': return 'update';
+    case 'PATCH': return 'patch';
+    case 'DELETE': return 'delete';
+    default: return method.toLowerCase();
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
