@@ -1,0 +1,74 @@
+import { parseDuration, formatDuration } from '../common/duration.js';
+import { MIN_CERT_TTL_MS } from '../ca/ttl.js';
+import { validateTrustDomain } from '../pki/spiffe.js';
+
+export interface ServeConfig {
+  local: boolean;
+  dataDir: string;
+  trustDomain: string;
+  webhookPort: number;
+  caPort: number;
+  monitoringPort: number;
+  workloadCertTtlMs: number;
+  maxWorkloadCertTtlMs: number;
+  bundlePropagationDelayMs: number;
+}
+
+export const SERVE_DEFAULTS = {
+  'data-dir': './.meshid',
+  'trust-domain': 'cluster.local',
+  'webhook-port': '15017',
+  'ca-port': '15012',
+  'monitoring-port': '15014',
+  'workload-cert-ttl': '24h',
+  'max-workload-cert-ttl': '7d',
+  'bundle-propagation-delay': '5m',
+} as const;
+
+export type ServeFlags = { local?: boolean } & Partial<Record<keyof typeof SERVE_DEFAULTS, string>>;
+
+/** Validates every flag and reports all wrong values at once, each with what would be right. */
+export function parseServeConfig(flags: ServeFlags): ServeConfig {
+  const problems: string[] = [];
+  const get = (k: keyof typeof SERVE_DEFAULTS) => flags[k] ?? SERVE_DEFAULTS[k];
+  const port = (k: 'webhook-port' | 'ca-port' | 'monitoring-port') => {
+    const v = get(k);
+    if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) {
+      problems.push(`--${k} "${v.slice(0, 32)}" must be a port number from 0 to 65535 (0 picks a free port)`);
+      return 0;
+    }
+    return Number(v);
+  };
+  const duration = (k: 'workload-cert-ttl' | 'max-workload-cert-ttl' | 'bundle-propagation-delay') => {
+    try {
+      return parseDuration(get(k), `--${k}`);
+    } catch (err) {
+      problems.push((err as Error).message);
+      return 0;
+    }
+  };
+  let trustDomain = get('trust-domain');
+  try {
+    trustDomain = validateTrustDomain(trustDomain);
+  } catch (err) {
+    problems.push(`--trust-domain: ${(err as Error).message}`);
+  }
+  const config: ServeConfig = {
+    local: flags.local === true,
+    dataDir: get('data-dir'),
+    trustDomain,
+    webhookPort: port('webhook-port'),
+    caPort: port('ca-port'),
+    monitoringPort: port('monitoring-port'),
+    workloadCertTtlMs: duration('workload-cert-ttl'),
+    maxWorkloadCertTtlMs: duration('max-workload-cert-ttl'),
+    bundlePropagationDelayMs: duration('bundle-propagation-delay'),
+  };
+  if (config.workloadCertTtlMs && config.workloadCertTtlMs < MIN_CERT_TTL_MS) problems.push(`--workload-cert-ttl must be at least ${formatDuration(MIN_CERT_TTL_MS)}`);
+  if (config.workloadCertTtlMs && config.maxWorkloadCertTtlMs && config.workloadCertTtlMs > config.maxWorkloadCertTtlMs) {
+    problems.push(`--workload-cert-ttl (${formatDuration(config.workloadCertTtlMs)}) must not exceed --max-workload-cert-ttl (${formatDuration(config.maxWorkloadCertTtlMs)})`);
+  }
+  if (config.dataDir.trim() === '') problems.push('--data-dir must not be empty');
+  if (problems.length > 0) throw new Error(`invalid configuration: ${problems.join('; ')}`);
+  return config;
+}
