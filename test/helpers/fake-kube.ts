@@ -38,6 +38,8 @@ export class FakeKube {
   tokenReview: (token: string, audiences: string[]) => Record<string, unknown> = () => ({ authenticated: false, error: 'no reviewer configured' });
   /** Calls for which this returns true are refused with 403 Forbidden, as RBAC would. */
   forbid: (call: RecordedCall) => boolean = () => false;
+  /** Runs before each call is served: lets a test change the cluster at exactly that moment. */
+  beforeCall: (call: RecordedCall) => void = () => {};
   oidc: { issuer: string; jwks: unknown } = { issuer: 'https://kubernetes.default.svc.cluster.local', jwks: { keys: [] } };
   private readonly objects = new Map<string, KubeObject>();
   private readonly watchers = new Set<Watcher>();
@@ -86,7 +88,7 @@ export class FakeKube {
   }
 
   // Direct state access for tests: the "rest of the cluster" acting, not the code under test.
-  put(resource: string, obj: { metadata: { name: string; namespace?: string }; [k: string]: unknown }): KubeObject {
+  put(resource: string, obj: { metadata: { name: string; namespace?: string; [k: string]: unknown }; [k: string]: unknown }): KubeObject {
     const target = { group: groupOf(resource), resource, namespace: obj.metadata.namespace, name: obj.metadata.name };
     const existing = this.objects.get(keyOf(target));
     return this.store(target, structuredClone(obj) as KubeObject, existing ? 'MODIFIED' : 'ADDED');
@@ -122,6 +124,7 @@ export class FakeKube {
     const verb = verbOf(req.method ?? 'GET', target, isWatch);
     const call = { verb, group: target.group, resource: target.resource, namespace: target.namespace, name: target.name ?? nameFilter };
     this.calls.push(call);
+    this.beforeCall(call);
     if (this.forbid(call)) return this.status(res, 403, 'Forbidden', `${target.resource} is forbidden: User "meshid" cannot ${verb} resource "${target.resource}"`);
 
     if (target.resource === 'tokenreviews') return this.review(JSON.parse(body), res);
