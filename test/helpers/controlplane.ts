@@ -1,0 +1,25 @@
+import type { TestContext } from 'node:test';
+import { silentLogger } from '../../src/common/log.js';
+import { mintLocalToken } from '../../src/ca/auth/local-issuer.js';
+import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../src/controlplane/start.js';
+import { readFile } from 'node:fs/promises';
+import { tempDir } from './openssl.js';
+
+export interface LocalCa extends ControlPlane {
+  roots(): Promise<string>;
+  token(namespace: string, serviceAccount: string, o?: { audience?: string; ttlSeconds?: number }): Promise<string>;
+}
+
+/** A real control plane in local mode on free ports, closed when the test ends. */
+export async function startLocalCa(t: TestContext, o: Partial<ControlPlaneOptions> = {}): Promise<LocalCa> {
+  const cp = await startControlPlane({
+    dataDir: o.dataDir ?? (await tempDir('meshid-ca-')),
+    local: true, caPort: 0, webhookPort: 0, monitoringPort: 0, logger: silentLogger, ...o,
+  });
+  t.after(() => cp.close());
+  return {
+    ...cp,
+    roots: () => readFile(cp.trustBundlePath, 'utf8'),
+    token: (namespace, serviceAccount, to = {}) => mintLocalToken({ dataDir: cp.dataDir, namespace, serviceAccount, ...to }),
+  };
+}
