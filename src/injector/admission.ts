@@ -1,0 +1,96 @@
+import { isMeshidError, MeshidError } from '../common/errors.js';
+import type { InjectorConfig } from './config.js';
+import { injectPod } from './inject.js';
+import { diffPatch } from './patch.js';
+import type { SkipReason } from './policy.js';
+import { isObject } from './types.js';
+
+/** The fields of an `admission.k8s.io/v1` AdmissionRequest the injector reads. */
+export interface AdmissionRequest {
+  uid: string;
+  kind: { group: string; version: string; kind: string };
+  subResource?: string;
+  namespace?: string;
+  operation?: string;
+  object?: unknown;
+  dryRun?: boolean;
+}
+
+export interface AdmissionResponse {
+  uid: string;
+  allowed: boolean;
+  patchType?: 'JSONPatch';
+  patch?: string;
+  status?: { code: number; message: string };
+}
+
+export type Outcome =
+  | { kind: 'injected'; dryRun: boolean; patchBytes: number }
+  | { kind: 'skipped'; reason: SkipReason | 'not_a_pod' | 'not_create' | 'unchanged' }
+  | { kind: 'denied'; reason: string; message: string };
+
+const MAX_UID = 128;
+
+/** Refuses anything that is not a v1 AdmissionReview with a request uid: there is nothing to answer. */
+export function parseReview(body: unknown): AdmissionRequest {
+  const bad = (msg: string) => new MeshidError('invalid_admission_review', msg);
+  if (!isObject(body)) throw bad('body is not a JSON object');
+  if (body.apiVersion !== 'admission.k8s.io/v1' || body.kind !== 'AdmissionReview') {
+    throw bad('expected apiVersion admission.k8s.io/v1 and kind AdmissionReview');
+  }
+  const req = body.request;
+  if (!isObject(req)) throw bad('request is missing');
+  if (typeof req.uid !== 'string' || req.uid === '' || req.uid.length > MAX_UID) throw bad('request.uid is missing or not a short string');
+  const k = req.kind;
+  if (!isObject(k) || typeof k.kind !== 'string' || typeof k.version !== 'string' || typeof (k.group ?? '') !== 'string') {
+    throw bad('request.kind is missing or malformed');
+  }
+  const opt = (field: string): string | undefined => {
+    const v = req[field];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') throw bad(`request.${field} is not a string`);
+    return v;
+  };
+  return {
+    uid: req.uid,
+    kind: { group: String(k.group ?? ''), version: k.version, kind: k.kind },
+    subResource: opt('subResource'),
+    namespace: opt('namespace'),
+    operation: opt('operation'),
+    object: req.object,
+    dryRun: req.dryRun === true,
+  };
+}
+
+/** The decision for one request. Only injection failures deny; anything not ours is admitted as is. */
+export function admit(req: AdmissionRequest, config: InjectorConfig): { response: AdmissionResponse; outcome: Outcome } {
+  const allow = (reason: Extract<Outcome, { kind: 'skipped' }>['reason']) => ({
+    response: { uid: req.uid, allowed: true },
+    outcome: { kind: 'skipped', reason } as Outcome,
+  });
+  if (req.kind.group !== '' || req.kind.kind !== 'Pod' || req.subResource) return allow('not_a_pod');
+  if (req.operation !== undefined && req.operation !== 'CREATE') return allow('not_create');
+  try {
+    const meta = isObject(req.object) && isObject(req.object.metadata) ? req.object.metadata : {};
+    const namespace = req.namespace || (typeof meta.namespace === 'string' ? meta.namespace : '') || 'default';
+    const { decision, pod } = injectPod(req.object, namespace, config);
+    if (!decision.inject) return allow(decision.reason);
+    const ops = diffPatch(req.object as object, pod);
+    if (ops.length === 0) return allow('unchanged');
+    const patch = Buffer.from(JSON.stringify(ops)).toString('base64');
+    return {
+      response: { uid: req.uid, allowed: true, patchType: 'JSONPatch', patch },
+      outcome: { kind: 'injected', dryRun: req.dryRun === true, patchBytes: patch.length },
+    };
+  } catch (err) {
+    if (!isMeshidError(err)) throw err;
+    return {
+      response: { uid: req.uid, allowed: false, status: { code: 400, message: `meshid injection: ${err.message}` } },
+      outcome: { kind: 'denied', reason: err.code, message: err.message },
+    };
+  }
+}
+
+export function reviewOf(response: AdmissionResponse): object {
+  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response };
+}

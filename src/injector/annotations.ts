@@ -1,0 +1,93 @@
+import { MeshidError } from '../common/errors.js';
+import type { InjectorConfig } from './config.js';
+import { OVERRIDE_PREFIX } from './constants.js';
+import {
+  parseBool, parseCidrList, parseImage, parsePortList, parseQuantity, show,
+  type Cidr, type ListOrAll, type Parsed,
+} from './values.js';
+
+/** Everything a pod may override about its sidecar, after validation, with config defaults filled in. */
+export interface Overrides {
+  proxyImage: string;
+  proxyCPU: string;
+  proxyMemory: string;
+  proxyCPULimit: string;
+  proxyMemoryLimit: string;
+  includeInboundPorts: ListOrAll<number>;
+  excludeInboundPorts: ListOrAll<number>;
+  includeOutboundPorts: ListOrAll<number>;
+  excludeOutboundPorts: ListOrAll<number>;
+  includeOutboundIPRanges: ListOrAll<Cidr>;
+  excludeOutboundIPRanges: ListOrAll<Cidr>;
+  rewriteAppHTTPProbers: boolean;
+  nativeSidecar: boolean;
+  holdApplicationUntilProxyStarts: boolean;
+}
+
+type Key = keyof Overrides;
+
+const PARSERS: { [K in Key]: (text: string) => Parsed<Overrides[K]> } = {
+  proxyImage: parseImage,
+  proxyCPU: parseQuantity,
+  proxyMemory: parseQuantity,
+  proxyCPULimit: parseQuantity,
+  proxyMemoryLimit: parseQuantity,
+  includeInboundPorts: parsePortList,
+  excludeInboundPorts: parsePortList,
+  includeOutboundPorts: parsePortList,
+  excludeOutboundPorts: parsePortList,
+  includeOutboundIPRanges: parseCidrList,
+  excludeOutboundIPRanges: parseCidrList,
+  rewriteAppHTTPProbers: parseBool,
+  nativeSidecar: parseBool,
+  holdApplicationUntilProxyStarts: parseBool,
+};
+
+const KNOWN = Object.keys(PARSERS) as Key[];
+
+// Far above any sensible list, far below what would make parsing costly.
+const MAX_VALUE_LENGTH = 4096;
+
+export function defaultOverrides(config: InjectorConfig): Overrides {
+  return {
+    proxyImage: config.proxyImage,
+    proxyCPU: config.proxyResources.cpu,
+    proxyMemory: config.proxyResources.memory,
+    proxyCPULimit: config.proxyResources.cpuLimit,
+    proxyMemoryLimit: config.proxyResources.memoryLimit,
+    includeInboundPorts: '*',
+    excludeInboundPorts: [],
+    includeOutboundPorts: [],
+    excludeOutboundPorts: [],
+    includeOutboundIPRanges: '*',
+    excludeOutboundIPRanges: [],
+    rewriteAppHTTPProbers: config.rewriteAppProbes,
+    nativeSidecar: config.nativeSidecar,
+    holdApplicationUntilProxyStarts: config.holdApplicationUntilProxyStarts,
+  };
+}
+
+/**
+ * Reads `sidecar.meshid.io/*` annotations. An unknown key under the prefix is refused too: a typo
+ * such as `proxyCpu` silently doing nothing is worse than a denied pod that says why.
+ */
+export function parseOverrides(annotations: Record<string, unknown> | undefined, config: InjectorConfig): Overrides {
+  const out = defaultOverrides(config);
+  for (const [name, raw] of Object.entries(annotations ?? {})) {
+    if (!name.startsWith(OVERRIDE_PREFIX)) continue;
+    const key = name.slice(OVERRIDE_PREFIX.length) as Key;
+    if (!KNOWN.includes(key)) {
+      throw invalid(`annotation ${show(name)} is not a meshid override; known ones are ${KNOWN.map((k) => OVERRIDE_PREFIX + k).join(', ')}`);
+    }
+    if (typeof raw !== 'string') throw invalid(`annotation ${name} must be a string`);
+    if (raw.length > MAX_VALUE_LENGTH) throw invalid(`annotation ${name} is ${raw.length} characters long; the limit is ${MAX_VALUE_LENGTH}`);
+    const parsed = PARSERS[key](raw);
+    if (!parsed.ok) throw invalid(`annotation ${name}: ${parsed.reason}`);
+    (out as unknown as Record<string, unknown>)[key] = parsed.value;
+  }
+  return out;
+}
+
+function invalid(message: string): MeshidError {
+  return new MeshidError('invalid_annotation', message, 400);
+}

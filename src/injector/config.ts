@@ -1,0 +1,44 @@
+/** What the injector needs to know about the mesh it injects into; every field has a default. */
+export interface InjectorConfig {
+  /** Image running `meshid agent` (which starts Envoy). */
+  proxyImage: string;
+  /** Image running `meshid iptables`; needs the iptables binaries. */
+  initImage: string;
+  imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  /** The control plane's own namespace, never injected. */
+  controlPlaneNamespace: string;
+  /** host:port of the CA API (15012) as seen from pods. */
+  caAddress: string;
+  trustDomain: string;
+  /** Kubernetes 1.28+ native sidecars: the proxy becomes an init container with restartPolicy Always. */
+  nativeSidecar: boolean;
+  rewriteAppProbes: boolean;
+  holdApplicationUntilProxyStarts: boolean;
+  proxyUid: number;
+  proxyResources: { cpu: string; memory: string; cpuLimit: string; memoryLimit: string };
+  /** Lifetime of the projected ServiceAccount token the agent presents to the CA. */
+  tokenExpirationSeconds: number;
+}
+
+export const DEFAULT_INJECTOR_CONFIG: Readonly<InjectorConfig> = Object.freeze({
+  proxyImage: 'ghcr.io/meshid/proxy:0.1.0',
+  initImage: 'ghcr.io/meshid/proxy:0.1.0',
+  imagePullPolicy: 'IfNotPresent',
+  controlPlaneNamespace: 'meshid-system',
+  caAddress: 'meshid.meshid-system.svc:15012',
+  trustDomain: 'cluster.local',
+  nativeSidecar: true,
+  rewriteAppProbes: true,
+  holdApplicationUntilProxyStarts: true,
+  proxyUid: 1337,
+  proxyResources: Object.freeze({ cpu: '100m', memory: '128Mi', cpuLimit: '2', memoryLimit: '1Gi' }),
+  tokenExpirationSeconds: 3600,
+});
+
+export function injectorConfig(overrides: Partial<InjectorConfig> = {}): InjectorConfig {
+  return {
+    ...DEFAULT_INJECTOR_CONFIG,
+    ...overrides,
+    proxyResources: { ...DEFAULT_INJECTOR_CONFIG.proxyResources, ...overrides.proxyResources },
+  };
+}

@@ -1,0 +1,86 @@
+import { MeshidError } from '../common/errors.js';
+import { parseOverrides } from './annotations.js';
+import type { InjectorConfig } from './config.js';
+import { DEFAULT_CONTAINER_ANNOTATION, INIT_CONTAINER, PROXY_CONTAINER, STATUS_ANNOTATION } from './constants.js';
+import { decide, type Decision } from './policy.js';
+import { rewriteProbes, type ProbeRewrite } from './probes.js';
+import { renderSidecar } from './render.js';
+import { assertPodShape } from './shape.js';
+import { readStatus, uninject, writeStatus, type InjectionStatus } from './status.js';
+import type { Container, Pod } from './types.js';
+
+export interface InjectOutcome {
+  decision: Decision;
+  /** The pod to admit: the input itself when skipped, a new object when injected. */
+  pod: Pod;
+}
+
+/**
+ * Injects one pod (or pod template). A pod that already carries a status is first un-injected,
+ * so a second pass, or a reinvocation after another webhook changed the pod, renders afresh.
+ * Never mutates its input.
+ */
+export function injectPod(input: unknown, namespace: string, config: InjectorConfig, where?: string): InjectOutcome {
+  assertPodShape(input, where);
+  const decision = decide(input, namespace, config);
+  if (!decision.inject) return { decision, pod: input };
+
+  const status = readStatus(input);
+  const base = status ? uninject(input, status) : input;
+  refuseNameClashes(base);
+  const o = parseOverrides(base.metadata?.annotations, config);
+  const probes: ProbeRewrite = o.rewriteAppHTTPProbers
+    ? rewriteProbes(base.spec.containers)
+    : { containers: base.spec.containers, probers: {}, originals: {} };
+  const sidecar = renderSidecar(o, config, probes.probers);
+
+  const userInits = base.spec.initContainers ?? [];
+  let initContainers: Container[];
+  let containers: Container[];
+  if (o.nativeSidecar) {
+    // The proxy precedes user init containers so they too reach the network through it.
+    initContainers = [sidecar.init, sidecar.proxy, ...userInits];
+    containers = probes.containers;
+  } else {
+    // Redirection goes last so user init containers still have plain network access.
+    initContainers = [...userInits, sidecar.init];
+    containers = o.holdApplicationUntilProxyStarts ? [sidecar.proxy, ...probes.containers] : [...probes.containers, sidecar.proxy];
+  }
+
+  const annotations = { ...base.metadata?.annotations };
+  const firstApp = base.spec.containers[0]?.name;
+  const setDefault = annotations[DEFAULT_CONTAINER_ANNOTATION] === undefined && firstApp !== undefined;
+  if (setDefault) annotations[DEFAULT_CONTAINER_ANNOTATION] = firstApp;
+  const record: InjectionStatus = {
+    version: 1,
+    initContainers: o.nativeSidecar ? [INIT_CONTAINER, PROXY_CONTAINER] : [INIT_CONTAINER],
+    containers: o.nativeSidecar ? [] : [PROXY_CONTAINER],
+    volumes: sidecar.volumes.map((v) => v.name),
+    created: (['initContainers', 'volumes'] as const).filter((f) => base.spec[f] === undefined),
+    defaultContainer: setDefault,
+    probes: probes.originals,
+  };
+  annotations[STATUS_ANNOTATION] = writeStatus(record);
+
+  const pod: Pod = {
+    ...base,
+    metadata: { ...base.metadata, annotations },
+    spec: { ...base.spec, initContainers, containers, volumes: [...(base.spec.volumes ?? []), ...sidecar.volumes] },
+  };
+  return { decision, pod };
+}
+
+/** A user's own `meshid-*` container or volume would be silently replaced; say so instead. */
+function refuseNameClashes(pod: Pod): void {
+  const taken = [
+    ...pod.spec.containers.map((c) => `container ${c.name}`),
+    ...(pod.spec.initContainers ?? []).map((c) => `init container ${c.name}`),
+    ...(pod.spec.volumes ?? []).map((v) => `volume ${v.name}`),
+  ].filter((n) => / meshid-(init|proxy|certs|token|ca-root|podinfo)$/.test(n));
+  if (taken.length > 0) {
+    throw new MeshidError(
+      'name_clash',
+      `pod already has ${taken.join(', ')} without a ${STATUS_ANNOTATION} annotation; rename it or remove it before injection`,
+    );
+  }
+}

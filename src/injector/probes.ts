@@ -1,0 +1,77 @@
+import { PORT_AGENT } from './constants.js';
+import type { Container, Probe } from './types.js';
+
+export const PROBE_KINDS = { livenessProbe: 'livez', readinessProbe: 'readyz', startupProbe: 'startupz' } as const;
+export type ProbeKind = keyof typeof PROBE_KINDS;
+
+/** Original probes by container and kind: recorded in the status so un-injection can put them back. */
+export type OriginalProbes = Record<string, Partial<Record<ProbeKind, Probe>>>;
+
+export interface ProbeRewrite {
+  containers: Container[];
+  /** `/app-health/<container>/<kind>` → the check the agent runs instead of the kubelet, ports resolved. */
+  probers: Record<string, Probe>;
+  originals: OriginalProbes;
+}
+
+/**
+ * Points app probes at the agent on 15020, because with strict mTLS the kubelet's plain request
+ * would be refused by Envoy. Exec probes run inside the container and need no change; a named port
+ * that the container does not declare is left alone, as the kubelet would fail it just the same.
+ */
+export function rewriteProbes(containers: Container[]): ProbeRewrite {
+  const probers: Record<string, Probe> = {};
+  const originals: OriginalProbes = {};
+  const out = containers.map((c) => {
+    let copy: Container | null = null;
+    for (const kind of Object.keys(PROBE_KINDS) as ProbeKind[]) {
+      const probe = c[kind];
+      if (!probe) continue;
+      const action = agentCheck(probe, c);
+      if (!action) continue;
+      const path = `/app-health/${c.name}/${PROBE_KINDS[kind]}`;
+      probers[path] = action;
+      (originals[c.name] ??= {})[kind] = probe;
+      copy ??= { ...c };
+      copy[kind] = rewritten(probe, path);
+    }
+    return copy ?? c;
+  });
+  return { containers: out, probers, originals };
+}
+
+function agentCheck(probe: Probe, c: Container): Probe | null {
+  const timeout = probe.timeoutSeconds === undefined ? {} : { timeoutSeconds: probe.timeoutSeconds };
+  if (probe.httpGet) {
+    const port = resolvePort(probe.httpGet.port, c);
+    return port === null ? null : { httpGet: { ...probe.httpGet, port }, ...timeout };
+  }
+  if (probe.tcpSocket) {
+    const port = resolvePort(probe.tcpSocket.port, c);
+    return port === null ? null : { tcpSocket: { ...probe.tcpSocket, port }, ...timeout };
+  }
+  if (probe.grpc && Number.isInteger(probe.grpc.port)) return { grpc: { ...probe.grpc }, ...timeout };
+  return null;
+}
+
+function resolvePort(port: unknown, c: Container): number | null {
+  if (typeof port === 'number') return Number.isInteger(port) && port > 0 && port < 65536 ? port : null;
+  if (typeof port !== 'string') return null;
+  if (/^\d+$/.test(port)) return resolvePort(Number(port), c);
+  const named = c.ports?.find((p) => p.name === port);
+  return named ? resolvePort(named.containerPort, c) : null;
+}
+
+/** Timings and thresholds stay as the user set them; only where the kubelet knocks changes. */
+function rewritten(probe: Probe, path: string): Probe {
+  const { httpGet: _h, tcpSocket: _t, grpc: _g, ...rest } = probe;
+  return { ...rest, httpGet: { path, port: PORT_AGENT, scheme: 'HTTP' } };
+}
+
+export function restoreProbes(containers: Container[], originals: OriginalProbes | undefined): Container[] {
+  if (!originals) return containers;
+  return containers.map((c) => {
+    const saved = originals[c.name];
+    return saved ? { ...c, ...saved } : c;
+  });
+}

@@ -1,0 +1,133 @@
+import type { Overrides } from './annotations.js';
+import type { InjectorConfig } from './config.js';
+import {
+  CA_ROOT_CONFIGMAP, INIT_CONTAINER, MOUNT_CA_ROOT, MOUNT_CERTS, MOUNT_PODINFO, MOUNT_TOKEN, PORT_AGENT,
+  PORT_ENVOY_PROM, PORT_HEALTH, PROXY_CONTAINER, APP_PROBERS_ENV, SDS_SOCKET, TOKEN_AUDIENCE, TOKEN_FILE,
+  VOLUME_CA_ROOT, VOLUME_CERTS, VOLUME_PODINFO, VOLUME_TOKEN,
+} from './constants.js';
+import { redirectArgs } from './iptables-args.js';
+import type { Container, Probe, Volume } from './types.js';
+
+export interface Sidecar {
+  init: Container;
+  proxy: Container;
+  volumes: Volume[];
+}
+
+const READY_PATH = '/healthz/ready';
+
+/** What gets added to a pod; nothing here reads the pod except through the arguments. */
+export function renderSidecar(o: Overrides, config: InjectorConfig, probers: Record<string, Probe>): Sidecar {
+  const resources = {
+    requests: { cpu: o.proxyCPU, memory: o.proxyMemory },
+    limits: { cpu: o.proxyCPULimit, memory: o.proxyMemoryLimit },
+  };
+  const init: Container = {
+    name: INIT_CONTAINER,
+    image: config.initImage,
+    imagePullPolicy: config.imagePullPolicy,
+    command: ['meshid', 'iptables', ...redirectArgs(o, config.proxyUid)],
+    resources,
+    securityContext: {
+      // iptables needs root in the pod's network namespace, and no more than these two capabilities.
+      runAsUser: 0,
+      runAsGroup: 0,
+      runAsNonRoot: false,
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] },
+    },
+  };
+  return { init, proxy: renderProxy(o, config, probers, resources), volumes: renderVolumes(config) };
+}
+
+function renderProxy(o: Overrides, config: InjectorConfig, probers: Record<string, Probe>, resources: object): Container {
+  const fieldEnv = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } } });
+  const env: unknown[] = [
+    fieldEnv('POD_NAME', 'metadata.name'),
+    fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
+    fieldEnv('SERVICE_ACCOUNT', 'spec.serviceAccountName'),
+    fieldEnv('POD_IP', 'status.podIP'),
+    fieldEnv('NODE_NAME', 'spec.nodeName'),
+    { name: 'CA_ADDR', value: config.caAddress },
+    { name: 'TRUST_DOMAIN', value: config.trustDomain },
+  ];
+  if (Object.keys(probers).length > 0) env.push({ name: APP_PROBERS_ENV, value: JSON.stringify(probers) });
+  const readyCheck = { httpGet: { path: READY_PATH, port: PORT_HEALTH, scheme: 'HTTP' }, timeoutSeconds: 3 };
+  const proxy: Container = {
+    name: PROXY_CONTAINER,
+    image: o.proxyImage,
+    imagePullPolicy: config.imagePullPolicy,
+    command: ['meshid', 'agent'],
+    args: [
+      `--sds-socket=${SDS_SOCKET}`,
+      `--out-dir=${MOUNT_CERTS}/certs`,
+      `--ca-root=${MOUNT_CA_ROOT}/root-cert.pem`,
+      `--token-file=${MOUNT_TOKEN}/${TOKEN_FILE}`,
+    ],
+    env,
+    ports: [
+      { name: 'meshid-agent', containerPort: PORT_AGENT, protocol: 'TCP' },
+      { name: 'meshid-health', containerPort: PORT_HEALTH, protocol: 'TCP' },
+      { name: 'meshid-envoy', containerPort: PORT_ENVOY_PROM, protocol: 'TCP' },
+    ],
+    readinessProbe: { ...readyCheck, periodSeconds: 2, failureThreshold: 30 },
+    resources,
+    securityContext: {
+      runAsUser: config.proxyUid,
+      runAsGroup: config.proxyUid,
+      runAsNonRoot: true,
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    },
+    volumeMounts: [
+      { name: VOLUME_CERTS, mountPath: MOUNT_CERTS },
+      { name: VOLUME_TOKEN, mountPath: MOUNT_TOKEN, readOnly: true },
+      { name: VOLUME_CA_ROOT, mountPath: MOUNT_CA_ROOT, readOnly: true },
+      { name: VOLUME_PODINFO, mountPath: MOUNT_PODINFO, readOnly: true },
+    ],
+  };
+  if (o.nativeSidecar) {
+    proxy.restartPolicy = 'Always';
+    // The kubelet starts the next container only once this probe passes: identity before app.
+    if (o.holdApplicationUntilProxyStarts) proxy.startupProbe = { ...readyCheck, periodSeconds: 1, failureThreshold: 600 };
+  } else if (o.holdApplicationUntilProxyStarts) {
+    // The kubelet starts containers in order but waits for each postStart hook; the proxy image has node.
+    proxy.lifecycle = { postStart: { exec: { command: ['node', '-e', waitScript()] } } };
+  }
+  return proxy;
+}
+
+function waitScript(): string {
+  return [
+    `const h=require('node:http'),end=Date.now()+120000;`,
+    `function poll(){h.get('http://127.0.0.1:${PORT_HEALTH}${READY_PATH}',r=>{r.resume();r.statusCode===200?process.exit(0):again()}).on('error',again)}`,
+    `function again(){if(Date.now()>end)process.exit(1);setTimeout(poll,500)}`,
+    `poll()`,
+  ].join('');
+}
+
+function renderVolumes(config: InjectorConfig): Volume[] {
+  return [
+    { name: VOLUME_CERTS, emptyDir: { medium: 'Memory' } },
+    {
+      name: VOLUME_TOKEN,
+      projected: {
+        sources: [{ serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: config.tokenExpirationSeconds, path: TOKEN_FILE } }],
+      },
+    },
+    { name: VOLUME_CA_ROOT, configMap: { name: CA_ROOT_CONFIGMAP } },
+    {
+      name: VOLUME_PODINFO,
+      downwardAPI: {
+        items: [
+          { path: 'labels', fieldRef: { fieldPath: 'metadata.labels' } },
+          { path: 'annotations', fieldRef: { fieldPath: 'metadata.annotations' } },
+        ],
+      },
+    },
+  ];
+}
