@@ -1,0 +1,82 @@
+import { request } from 'node:https';
+import { MeshidError } from '../common/errors.js';
+import { truncate } from '../common/duration.js';
+import type { IssuedResponse } from './svid.js';
+
+export interface CaRequest {
+  csrPem: string;
+  token: string;
+  ttlSeconds?: number;
+}
+
+export interface CaClientOptions {
+  /** https://host:port of the CA. */
+  caUrl: string;
+  /** Roots the CA's serving certificate must chain to. */
+  trustedRoots(): Promise<string[]>;
+  timeoutMs?: number;
+}
+
+const MAX_RESPONSE_BYTES = 256 * 1024;
+
+/** An error from the CA exchange; `transient` ones (no answer, 5xx, 429) are worth retrying soon. */
+export class CaError extends MeshidError {
+  constructor(code: string, message: string, readonly transient: boolean) {
+    super(code, message, 502);
+  }
+}
+
+/**
+ * POST /v1/certificates over HTTPS, verifying the CA against the trust bundle. Returns the parsed JSON
+ * body of a 200; every other outcome is a CaError naming the CA's error code and message when it sent one.
+ */
+export async function requestCertificate(opts: CaClientOptions, req: CaRequest): Promise<IssuedResponse & { spiffeId?: unknown }> {
+  const url = new URL('/v1/certificates', opts.caUrl);
+  const body = JSON.stringify(req.ttlSeconds === undefined ? { csr: req.csrPem } : { csr: req.csrPem, ttlSeconds: req.ttlSeconds });
+  const ca = await opts.trustedRoots();
+  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const r = request(
+      url,
+      {
+        method: 'POST',
+        ca,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${req.token}`, 'content-length': Buffer.byteLength(body) },
+        timeout: opts.timeoutMs ?? 10_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_RESPONSE_BYTES) {
+            r.destroy(new CaError('ca_response_too_large', `the CA at ${url.origin} sent more than ${MAX_RESPONSE_BYTES} bytes`, true));
+          } else chunks.push(c);
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    r.on('timeout', () => r.destroy(new CaError('ca_timeout', `the CA at ${url.origin} did not answer within ${opts.timeoutMs ?? 10_000} ms`, true)));
+    r.on('error', (err: Error & { code?: string }) =>
+      reject(err instanceof CaError ? err : new CaError('ca_unreachable', `cannot reach the CA at ${url.origin}: ${err.code ?? err.message}`, true)),
+    );
+    r.end(body);
+  });
+  const json = parseJson(text);
+  if (status !== 200) {
+    const e = (json as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+    const code = typeof e?.code === 'string' ? truncate(e.code, 64) : `http_${status}`;
+    const message = typeof e?.message === 'string' ? truncate(e.message, 300) : 'no error message';
+    throw new CaError(code, `the CA refused the request (HTTP ${status}, ${code}): ${message}`, status >= 500 || status === 429);
+  }
+  if (json === null || typeof json !== 'object') throw new CaError('invalid_ca_response', `the CA at ${url.origin} answered 200 with a body that is not a JSON object`, true);
+  return json as IssuedResponse;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}

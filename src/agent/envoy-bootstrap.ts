@@ -1,0 +1,127 @@
+import { DEFAULT_SECRET, ROOT_SECRET } from './secrets.js';
+
+/** Ports the init container's iptables rules and the pod spec expect (design doc, as in Istio). */
+export const ENVOY_PORTS = { admin: 15000, outbound: 15001, inbound: 15006, stats: 15090 } as const;
+export const SDS_CLUSTER = 'sds-grpc';
+
+export interface BootstrapOptions {
+  nodeId: string;
+  /** Envoy's service cluster: `<service-account>.<namespace>`. */
+  cluster: string;
+  sdsSocketPath: string;
+  trustDomain: string;
+}
+
+const TYPE = 'type.googleapis.com/';
+
+/**
+ * Envoy's bootstrap (v3 JSON) for the sidecar: SDS over the agent's Unix socket, `default` as the
+ * certificate and `ROOTCA` to validate peers, accepting only SPIFFE IDs of our trust domain; inbound
+ * traffic redirected to 15006 must arrive over mTLS, outbound traffic redirected to 15001 leaves over mTLS
+ * to its original destination; admin on loopback only, Prometheus stats on 15090. Pure, so tests check it
+ * against Envoy's own proto definitions.
+ */
+export function envoyBootstrap(o: BootstrapOptions): Record<string, unknown> {
+  const sdsConfig = {
+    resource_api_version: 'V3',
+    // Listeners wait for their secrets rather than coming up without them.
+    initial_fetch_timeout: '0s',
+    api_config_source: {
+      api_type: 'GRPC',
+      transport_api_version: 'V3',
+      set_node_on_first_message_only: true,
+      grpc_services: [{ envoy_grpc: { cluster_name: SDS_CLUSTER } }],
+    },
+  };
+  const commonTls = {
+    tls_certificate_sds_secret_configs: [{ name: DEFAULT_SECRET, sds_config: sdsConfig }],
+    combined_validation_context: {
+      default_validation_context: {
+        match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { prefix: `spiffe://${o.trustDomain}/` } }],
+      },
+      validation_context_sds_secret_config: { name: ROOT_SECRET, sds_config: sdsConfig },
+    },
+  };
+  const tls = (kind: 'DownstreamTlsContext' | 'UpstreamTlsContext', extra: Record<string, unknown>) => ({
+    name: 'envoy.transport_sockets.tls',
+    typed_config: { '@type': `${TYPE}envoy.extensions.transport_sockets.tls.v3.${kind}`, common_tls_context: commonTls, ...extra },
+  });
+  const tcpProxy = (statPrefix: string, cluster: string) => ({
+    name: 'envoy.filters.network.tcp_proxy',
+    typed_config: { '@type': `${TYPE}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`, stat_prefix: statPrefix, cluster },
+  });
+  const originalDst = {
+    name: 'envoy.filters.listener.original_dst',
+    typed_config: { '@type': `${TYPE}envoy.extensions.filters.listener.original_dst.v3.OriginalDst` },
+  };
+  return {
+    node: { id: o.nodeId, cluster: o.cluster },
+    admin: { address: socketAddress('127.0.0.1', ENVOY_PORTS.admin) },
+    static_resources: {
+      clusters: [
+        {
+          name: SDS_CLUSTER,
+          type: 'STATIC',
+          connect_timeout: '1s',
+          typed_extension_protocol_options: {
+            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+              '@type': `${TYPE}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`,
+              explicit_http_config: { http2_protocol_options: {} },
+            },
+          },
+          load_assignment: endpoints(SDS_CLUSTER, { pipe: { path: o.sdsSocketPath } }),
+        },
+        { name: 'admin-stats', type: 'STATIC', connect_timeout: '1s', load_assignment: endpoints('admin-stats', socketAddress('127.0.0.1', ENVOY_PORTS.admin)) },
+        { name: 'inbound-passthrough', type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: '10s' },
+        {
+          name: 'outbound-mtls',
+          type: 'ORIGINAL_DST',
+          lb_policy: 'CLUSTER_PROVIDED',
+          connect_timeout: '10s',
+          transport_socket: tls('UpstreamTlsContext', {}),
+        },
+      ],
+      listeners: [
+        {
+          name: 'virtualInbound',
+          address: socketAddress('0.0.0.0', ENVOY_PORTS.inbound),
+          listener_filters: [originalDst],
+          filter_chains: [{ transport_socket: tls('DownstreamTlsContext', { require_client_certificate: true }), filters: [tcpProxy('inbound', 'inbound-passthrough')] }],
+        },
+        {
+          name: 'virtualOutbound',
+          address: socketAddress('0.0.0.0', ENVOY_PORTS.outbound),
+          listener_filters: [originalDst],
+          filter_chains: [{ filters: [tcpProxy('outbound', 'outbound-mtls')] }],
+        },
+        {
+          name: 'prometheus',
+          address: socketAddress('0.0.0.0', ENVOY_PORTS.stats),
+          filter_chains: [{ filters: [statsConnectionManager()] }],
+        },
+      ],
+    },
+  };
+}
+
+function statsConnectionManager(): Record<string, unknown> {
+  return {
+    name: 'envoy.filters.network.http_connection_manager',
+    typed_config: {
+      '@type': `${TYPE}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
+      stat_prefix: 'stats',
+      route_config: {
+        virtual_hosts: [{ name: 'stats', domains: ['*'], routes: [{ match: { prefix: '/stats/prometheus' }, route: { cluster: 'admin-stats' } }] }],
+      },
+      http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': `${TYPE}envoy.extensions.filters.http.router.v3.Router` } }],
+    },
+  };
+}
+
+function socketAddress(address: string, port: number): Record<string, unknown> {
+  return { socket_address: { address, port_value: port } };
+}
+
+function endpoints(clusterName: string, address: Record<string, unknown>): Record<string, unknown> {
+  return { cluster_name: clusterName, endpoints: [{ lb_endpoints: [{ endpoint: { address } }] }] };
+}
