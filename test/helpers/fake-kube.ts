@@ -140,6 +140,8 @@ export class FakeKube {
       case 'create': {
         const obj = JSON.parse(body) as KubeObject;
         const created = { ...target, name: obj.metadata.name, namespace: target.namespace };
+        const bad = this.invalid(target, obj);
+        if (bad) return this.status(res, 400, 'BadRequest', bad);
         if (this.objects.has(keyOf(created))) return this.status(res, 409, 'AlreadyExists', `${target.resource} "${obj.metadata.name}" already exists`);
         return this.json(res, 201, this.store(created, obj, 'ADDED'));
       }
@@ -148,6 +150,8 @@ export class FakeKube {
         const obj = JSON.parse(body) as KubeObject;
         const sent = obj.metadata.resourceVersion;
         if (sent && sent !== existing.metadata.resourceVersion) return this.staleConflict(res, target);
+        const bad = this.invalid(target, obj);
+        if (bad) return this.status(res, 400, 'BadRequest', bad);
         return this.json(res, 200, this.store(target, obj, 'MODIFIED'));
       }
       case 'patch': {
@@ -167,6 +171,17 @@ export class FakeKube {
       default:
         return this.status(res, 405, 'MethodNotAllowed', `${req.method} not supported`);
     }
+  }
+
+  /** What the real API server refuses to decode; only what the code under test could get wrong. */
+  private invalid(target: Target, obj: KubeObject): string | undefined {
+    if (target.resource !== 'leases') return undefined;
+    const spec = (obj.spec ?? {}) as Record<string, unknown>;
+    for (const field of ['renewTime', 'acquireTime']) {
+      const v = spec[field];
+      if (v !== undefined && !(typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(v))) return `spec.${field}: MicroTime must be RFC 3339 with microseconds`;
+    }
+    return undefined;
   }
 
   private store(target: Target, obj: KubeObject, type: 'ADDED' | 'MODIFIED'): KubeObject {
