@@ -1,5 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { CaMaterial } from './material.js';
+import { parseRotationState, RotationStateError, type Phase } from './rotation/state.js';
+import type { CaFiles } from './store.js';
 
 export interface CaStatusRow {
   role: 'root' | 'signing' | 'intermediate';
@@ -51,4 +53,51 @@ function expiryState(cert: X509Certificate, now: number, state: string): string 
 
 function oneLine(dn: string): string {
   return dn.split('\n').join(', ');
+}
+
+export interface RotationStatus {
+  phase: Phase | 'error';
+  id?: string;
+  /** What the phase waits for, in words. */
+  waitingFor: string;
+  /** When the wait ends, if it is a matter of time; ms since epoch. */
+  until: number | null;
+}
+
+/** The rotation as an operator reads it. Reads only the stored files: deadlines are recorded in rotation.json. */
+export function rotationStatus(files: CaFiles): RotationStatus {
+  let s;
+  try {
+    s = parseRotationState(files);
+  } catch (err) {
+    if (err instanceof RotationStateError) return { phase: 'error', waitingFor: err.message, until: null };
+    throw err;
+  }
+  const base = { phase: s.phase, id: s.id };
+  switch (s.phase) {
+    case 'idle':
+      return { ...base, waitingFor: s.completedAt ? `last rotation completed ${new Date(s.completedAt).toISOString()}` : 'no rotation has run', until: null };
+    case 'requested':
+      return { ...base, waitingFor: 'the control plane (meshid serve) to pick the request up', until: null };
+    case 'prepare':
+      return s.activateAt === undefined
+        ? { ...base, waitingFor: 'the trust bundle with the new root to be published everywhere', until: null }
+        : { ...base, waitingFor: 'the bundle propagation delay, then the new CA signs', until: s.activateAt };
+    case 'activate':
+      return { ...base, waitingFor: 'leaves signed by the old CA to expire, then the old root is retired', until: s.retireAt ?? null };
+    case 'retire':
+      return { ...base, waitingFor: 'the trust bundle without the old root to be published everywhere', until: null };
+  }
+}
+
+export function formatRotationStatus(r: RotationStatus, now: number): string {
+  const left = r.until === null ? '' : `, ${formatLeft(r.until - now)} left`;
+  return `rotation: ${r.phase}${r.id ? ` (${r.id})` : ''}: ${r.waitingFor}${left}`;
+}
+
+function formatLeft(ms: number): string {
+  if (ms <= 0) return '0s';
+  const s = Math.ceil(ms / 1000);
+  const parts = [[Math.floor(s / 86_400), 'd'], [Math.floor(s / 3600) % 24, 'h'], [Math.floor(s / 60) % 60, 'm'], [s % 60, 's']] as const;
+  return parts.filter(([n]) => n > 0).slice(0, 2).map(([n, u]) => `${n}${u}`).join('') || '0s';
 }
