@@ -1,0 +1,151 @@
+import { parseArgs } from 'node:util';
+import { parseDuration } from '../common/duration.js';
+import { createLogger } from '../common/log.js';
+import { validateNamespace, validateServiceAccount, validateTrustDomain } from '../pki/spiffe.js';
+import { startAgent, fetchOnce } from '../agent/agent.js';
+import { AGENT_DEFAULTS, type AgentConfig } from '../agent/config.js';
+import { APP_PROBES_ENV } from '../agent/app-probes.js';
+
+export const AGENT_USAGE = `Usage: meshid agent [options]
+
+The workload agent: fetches this pod's SPIFFE SVID from the meshid CA, serves it to Envoy over SDS,
+renews it before expiry and follows root rotation.
+
+  --once                   fetch one SVID, write it to --out-dir, and exit
+  --out-dir DIR            also write cert-chain.pem, key.pem (0600) and root-cert.pem to DIR
+  --sds-socket PATH        SDS Unix socket (default ${AGENT_DEFAULTS.sdsSocket})
+  --ca-addr URL            CA address, https://host:port or host:port (env CA_ADDR)
+  --ca-root FILE           trust bundle the CA is verified with (default ${AGENT_DEFAULTS.caRootFile})
+  --token-file FILE        projected ServiceAccount token (default ${AGENT_DEFAULTS.tokenFile})
+  --namespace NS           pod namespace (env POD_NAMESPACE)
+  --service-account SA     pod service account (env SERVICE_ACCOUNT)
+  --trust-domain TD        SPIFFE trust domain (env TRUST_DOMAIN, default ${AGENT_DEFAULTS.trustDomain})
+  --cert-ttl DURATION      requested certificate lifetime, e.g. 1h (at least 10s; default: the CA's)
+  --status-port N          /metrics and app probes (default ${AGENT_DEFAULTS.statusPort}; 0 = any free port)
+  --health-port N          /healthz/ready (default ${AGENT_DEFAULTS.healthPort}; 0 = any free port)
+  --envoy-binary PATH      start and supervise Envoy with the generated bootstrap (env MESHID_ENVOY_BINARY)
+  --envoy-config PATH      where the bootstrap is written (default ${AGENT_DEFAULTS.envoyConfigPath})
+  -h, --help               this text
+`;
+
+const OPTIONS = {
+  once: { type: 'boolean' },
+  'out-dir': { type: 'string' },
+  'sds-socket': { type: 'string' },
+  'ca-addr': { type: 'string' },
+  'ca-root': { type: 'string' },
+  'token-file': { type: 'string' },
+  namespace: { type: 'string' },
+  'service-account': { type: 'string' },
+  'trust-domain': { type: 'string' },
+  'cert-ttl': { type: 'string' },
+  'status-port': { type: 'string' },
+  'health-port': { type: 'string' },
+  'envoy-binary': { type: 'string' },
+  'envoy-config': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Flags and env into a validated AgentConfig; every wrong value is reported at once, each on its own line. */
+export function parseAgentConfig(argv: string[], env: NodeJS.ProcessEnv): { config: AgentConfig; once: boolean } | { help: true } {
+  const { values: v } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
+  if (v.help) return { help: true };
+  const problems: string[] = [];
+  const check = <T>(fn: () => T, fallback: T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      problems.push((err as Error).message);
+      return fallback;
+    }
+  };
+  const caUrl = check(() => caUrlOf(v['ca-addr'] ?? env.CA_ADDR), '');
+  const namespace = check(() => validateNamespace(required(v.namespace ?? env.POD_NAMESPACE, '--namespace (or POD_NAMESPACE)')), '');
+  const serviceAccount = check(() => validateServiceAccount(required(v['service-account'] ?? env.SERVICE_ACCOUNT, '--service-account (or SERVICE_ACCOUNT)')), '');
+  const trustDomain = check(() => validateTrustDomain(v['trust-domain'] ?? env.TRUST_DOMAIN ?? AGENT_DEFAULTS.trustDomain), '');
+  const certTtlSeconds = check(() => ttlOf(v['cert-ttl']), undefined);
+  const statusPort = check(() => portOf(v['status-port'], AGENT_DEFAULTS.statusPort, '--status-port'), 0);
+  const healthPort = check(() => portOf(v['health-port'], AGENT_DEFAULTS.healthPort, '--health-port'), 0);
+  if (v.once && !v['out-dir']) problems.push('--once needs --out-dir: it writes the SVID there and exits');
+  if (problems.length > 0) throw new Error(problems.join('\n'));
+  return {
+    once: v.once === true,
+    config: {
+      caUrl, namespace, serviceAccount, trustDomain, certTtlSeconds, statusPort, healthPort,
+      caRootFile: v['ca-root'] ?? AGENT_DEFAULTS.caRootFile,
+      tokenFile: v['token-file'] ?? AGENT_DEFAULTS.tokenFile,
+      keyAlgorithm: AGENT_DEFAULTS.keyAlgorithm,
+      outDir: v['out-dir'],
+      sdsSocket: v['sds-socket'] ?? AGENT_DEFAULTS.sdsSocket,
+      listenHost: AGENT_DEFAULTS.listenHost,
+      appProbesJson: env[APP_PROBES_ENV],
+      envoyBinary: v['envoy-binary'] ?? env.MESHID_ENVOY_BINARY,
+      envoyConfigPath: v['envoy-config'] ?? AGENT_DEFAULTS.envoyConfigPath,
+      bundlePollMs: AGENT_DEFAULTS.bundlePollMs,
+    },
+  };
+}
+
+/** `meshid agent …`: returns the exit status. Long-running mode resolves only after SIGTERM/SIGINT. */
+export async function runAgentCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let parsed: ReturnType<typeof parseAgentConfig>;
+  try {
+    parsed = parseAgentConfig(argv, env);
+  } catch (err) {
+    process.stderr.write(`meshid agent: ${(err as Error).message.replaceAll('\n', '\nmeshid agent: ')}\n`);
+    return 2;
+  }
+  if ('help' in parsed) {
+    process.stdout.write(AGENT_USAGE);
+    return 0;
+  }
+  const logger = createLogger({ name: 'meshid-agent' });
+  try {
+    if (parsed.once) {
+      const svid = await fetchOnce(parsed.config, { logger });
+      logger.info({ spiffeId: svid.spiffeId, outDir: parsed.config.outDir, notAfter: new Date(svid.notAfter).toISOString() }, 'SVID written');
+      return 0;
+    }
+    const agent = await startAgent(parsed.config, { logger });
+    await new Promise<void>((resolve) => {
+      process.once('SIGTERM', resolve);
+      process.once('SIGINT', resolve);
+    });
+    await agent.stop();
+    return 0;
+  } catch (err) {
+    process.stderr.write(`meshid agent: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+function required(value: string | undefined, what: string): string {
+  if (!value) throw new Error(`${what} is required`);
+  return value;
+}
+
+function caUrlOf(value: string | undefined): string {
+  const addr = required(value, '--ca-addr (or CA_ADDR)');
+  const withScheme = /^[a-z]+:\/\//i.test(addr) ? addr : `https://${addr}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new Error(`--ca-addr "${addr.slice(0, 64)}" is not an address; write it like meshid.meshid-system.svc:15012 or https://host:port`);
+  }
+  if (url.protocol !== 'https:') throw new Error(`--ca-addr "${addr.slice(0, 64)}" must use https: the CA is only spoken to over TLS`);
+  return url.origin;
+}
+
+function ttlOf(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseDuration(value, '--cert-ttl');
+  if (ms < 10_000 || ms % 1000 !== 0) throw new Error(`--cert-ttl "${value}" must be whole seconds, at least 10s`);
+  return ms / 1000;
+}
+
+function portOf(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw new Error(`${flag} "${value.slice(0, 32)}" must be a port number from 0 to 65535`);
+  return Number(value);
+}
