@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { parseAllDocuments } from 'yaml';
+import { type Manifest, renderKustomization } from './render-manifests.js';
+
+const ROOT = process.cwd();
+const DIR = join(ROOT, 'manifests');
+
+/** kubernetes-models has one class per apiVersion/kind, whose validate() checks the OpenAPI schema. */
+async function validate(obj: Manifest): Promise<void> {
+  const mod = (await import(`kubernetes-models/${obj.apiVersion}/${obj.kind}`)) as Record<string, new (o: unknown) => { validate(): void }>;
+  const Model = mod[obj.kind];
+  if (!Model) throw new Error(`no schema for ${obj.apiVersion} ${obj.kind}`);
+  new Model(obj).validate();
+}
+
+const find = (objs: Manifest[], kind: string, name: string): any => {
+  const found = objs.find((o) => o.kind === kind && o.metadata.name === name);
+  assert.ok(found, `${kind} ${name} is in the install`);
+  return found;
+};
+
+function kubectlAvailable(): boolean {
+  try {
+    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('install manifests', () => {
+  const rendered = renderKustomization(DIR);
+
+  it('every object validates against the Kubernetes schema for its kind', async () => {
+    assert.ok(rendered.length >= 9);
+    for (const obj of rendered) await assert.doesNotReject(validate(obj), `${obj.kind} ${obj.metadata.name}`);
+  });
+
+  it('the schema check does catch an invalid object', async () => {
+    const deployment = structuredClone(find(rendered, 'Deployment', 'meshid'));
+    deployment.spec.replicas = 'two';
+    await assert.rejects(validate(deployment));
+  });
+
+  it('every YAML file in manifests/ is part of the kustomization', () => {
+    const listed = (parseAllDocuments(readFileSync(join(DIR, 'kustomization.yaml'), 'utf8'))[0]!.toJS() as { resources: string[] }).resources;
+    const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
+    assert.deepEqual(files.filter((f) => !listed.includes(f)), []);
+    assert.ok(listed.includes('webhook/'), 'the webhook configuration directory is included');
+  });
+
+  it('matches the interface contract: namespace, account, ports, probes, replicas, command', () => {
+    find(rendered, 'Namespace', 'meshid-system');
+    assert.equal(find(rendered, 'ServiceAccount', 'meshid').metadata.namespace, 'meshid-system');
+    const deployment = find(rendered, 'Deployment', 'meshid');
+    const pod = deployment.spec.template.spec;
+    const [container] = pod.containers;
+    assert.equal(deployment.spec.replicas, 2);
+    assert.equal(pod.serviceAccountName, 'meshid');
+    assert.deepEqual(container.args, ['serve']);
+    assert.deepEqual(container.ports.map((p: { containerPort: number }) => p.containerPort).sort(), [15012, 15014, 15017]);
+    const port = (name: string) => container.ports.find((p: { name: string }) => p.name === name).containerPort;
+    assert.deepEqual([container.livenessProbe.httpGet.path, port(container.livenessProbe.httpGet.port)], ['/healthz', 15014]);
+    assert.deepEqual([container.readinessProbe.httpGet.path, port(container.readinessProbe.httpGet.port)], ['/readyz', 15014]);
+    assert.ok(container.resources.requests.cpu && container.resources.requests.memory && container.resources.limits.memory);
+    assert.ok(pod.affinity.podAntiAffinity, 'replicas spread over nodes');
+    assert.ok(container.env.some((e: { name: string }) => e.name === 'POD_NAMESPACE') && container.env.some((e: { name: string }) => e.name === 'POD_NAME'));
+
+    const service = find(rendered, 'Service', 'meshid');
+    const targets = Object.fromEntries(service.spec.ports.map((p: { port: number; targetPort: string }) => [p.port, port(p.targetPort)]));
+    assert.deepEqual(targets, { 443: 15017, 15012: 15012, 15014: 15014 });
+    assert.deepEqual(service.spec.selector, deployment.spec.selector.matchLabels);
+
+    const pdb = find(rendered, 'PodDisruptionBudget', 'meshid');
+    assert.deepEqual(pdb.spec.selector.matchLabels, deployment.spec.selector.matchLabels);
+    assert.ok(pdb.spec.minAvailable >= 1 && pdb.spec.minAvailable < deployment.spec.replicas);
+  });
+
+  it('the webhook configuration reaches the webhook port through the Service', () => {
+    const service = find(rendered, 'Service', 'meshid');
+    const container = find(rendered, 'Deployment', 'meshid').spec.template.spec.containers[0];
+    const config = find(rendered, 'MutatingWebhookConfiguration', 'meshid-sidecar-injector');
+    for (const hook of config.webhooks) {
+      const ref = hook.clientConfig.service;
+      assert.deepEqual([ref.name, ref.namespace, ref.path], ['meshid', 'meshid-system', '/inject'], hook.name);
+      const servicePort = service.spec.ports.find((p: { port: number }) => p.port === (ref.port ?? 443));
+      assert.ok(servicePort, `${hook.name}: Service meshid has no port ${ref.port ?? 443}; it exposes ${service.spec.ports.map((p: { port: number }) => p.port).join(', ')}`);
+      const target = container.ports.find((p: { name: string }) => p.name === servicePort.targetPort);
+      assert.equal(target.containerPort, 15017, `${hook.name} reaches container port 15017`);
+    }
+  });
+
+  it('runs under the restricted Pod Security Standard', () => {
+    const pod = find(rendered, 'Deployment', 'meshid').spec.template.spec;
+    assert.equal(pod.securityContext.runAsNonRoot, true);
+    assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault');
+    for (const c of pod.containers) {
+      assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+      assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
+      assert.equal(c.securityContext.capabilities.add, undefined);
+      assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+    }
+    assert.equal(pod.hostNetwork ?? false, false);
+    assert.equal(find(rendered, 'Namespace', 'meshid-system').metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');
+  });
+
+  it('kubectl kustomize renders the same objects (when kubectl is installed)', (t) => {
+    if (!kubectlAvailable()) {
+      t.diagnostic('kubectl not on PATH: checked with the built-in renderer only');
+      return;
+    }
+    const out = execFileSync('kubectl', ['kustomize', DIR], { encoding: 'utf8' });
+    const ids = (objs: Manifest[]) => objs.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`).sort();
+    const built = parseAllDocuments(out).map((d) => d.toJS() as Manifest);
+    assert.deepEqual(ids(built), ids(rendered));
+  });
+
+  it('no private key is committed with the install or the plug-in CA instructions', () => {
+    for (const dir of [DIR, join(ROOT, 'certs')]) {
+      if (!existsSync(dir)) continue;
+      for (const f of readdirSync(dir, { recursive: true }) as string[]) {
+        const path = join(dir, f);
+        if (f.endsWith('.md') || !existsSync(path) || !/\.(pem|key|ya?ml|crt)$/.test(f)) continue;
+        assert.doesNotMatch(readFileSync(path, 'utf8'), /PRIVATE KEY-----/, path);
+      }
+    }
+  });
+});

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ManualClock } from '../../src/common/clock.js';
+import { BundleReconciler } from '../../src/kube/bundle-reconciler.js';
+import { createKubeClients } from '../../src/kube/client.js';
+import { clusterIssuer, clusterJwksFetcher } from '../../src/kube/cluster-oidc.js';
+import { LeaderElector } from '../../src/kube/leader.js';
+import { PodBoundVerifier } from '../../src/kube/pod-check.js';
+import { SecretCaStore } from '../../src/kube/secret-store.js';
+import { TokenReviewVerifier } from '../../src/kube/token-review.js';
+import { ensureWebhookCaBundle } from '../../src/kube/webhook-cabundle.js';
+import { FakeKube, type RecordedCall } from '../helpers/fake-kube.js';
+import { type Manifest, renderKustomization } from './render-manifests.js';
+
+const NS = 'meshid-system';
+const SA = { name: 'meshid', namespace: NS };
+
+interface Rule { apiGroups?: string[]; resources?: string[]; resourceNames?: string[]; verbs: string[]; nonResourceURLs?: string[] }
+/** A rule granted to the service account, and where: a namespace (Role via RoleBinding) or everywhere. */
+interface Grant { rule: Rule; namespace?: string; from: string }
+
+/** The rules the meshid ServiceAccount holds, following bindings the way the RBAC authorizer does. */
+function grantsFor(objs: Manifest[]): Grant[] {
+  const roles = new Map(objs.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole').map((o) => [`${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`, o]));
+  const grants: Grant[] = [];
+  for (const b of objs.filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding') as any[]) {
+    if (!b.subjects.some((s: any) => s.kind === 'ServiceAccount' && s.name === SA.name && s.namespace === SA.namespace)) continue;
+    const roleNs = b.roleRef.kind === 'Role' ? b.metadata.namespace : '';
+    const role = roles.get(`${b.roleRef.kind}/${roleNs}/${b.roleRef.name}`) as any;
+    assert.ok(role, `${b.kind} ${b.metadata.name} refers to ${b.roleRef.kind} ${b.roleRef.name}, which is in the install`);
+    const namespace = b.kind === 'RoleBinding' ? b.metadata.namespace : undefined;
+    for (const rule of role.rules as Rule[]) grants.push({ rule, namespace, from: `${role.kind} ${role.metadata.name}` });
+  }
+  return grants;
+}
+
+function allows(g: Grant, call: RecordedCall): boolean {
+  const r = g.rule;
+  if (!r.verbs.includes(call.verb)) return false;
+  if (call.path !== undefined) return !!r.nonResourceURLs?.includes(call.path);
+  if (r.nonResourceURLs) return false;
+  if (g.namespace !== undefined && call.namespace !== g.namespace) return false;
+  if (!r.apiGroups?.includes(call.group) || !r.resources?.includes(call.resource)) return false;
+  // As the authorizer does: named rules match only requests that name the object (list/watch via metadata.name).
+  return !r.resourceNames || (call.name !== undefined && r.resourceNames.includes(call.name));
+}
+
+const show = (c: RecordedCall): string => c.path ? `${c.verb} ${c.path}` : `${c.verb} ${c.group || 'core'}/${c.resource}${c.namespace ? ` in ${c.namespace}` : ' (all namespaces)'}${c.name ? ` name=${c.name}` : ''}`;
+
+async function waitFor(cond: () => boolean, timeoutMs = 3000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('RBAC in manifests/ against every call src/kube makes', () => {
+  let fake: FakeKube;
+  let calls: RecordedCall[];
+  const grants = grantsFor(renderKustomization(join(process.cwd(), 'manifests')));
+
+  /** Drives every component through its paths, as `meshid serve` in cluster mode does. */
+  before(async () => {
+    fake = await FakeKube.start();
+    for (const name of [NS, 'default', 'shop']) fake.put('namespaces', { metadata: { name } });
+    fake.put('pods', { metadata: { name: 'cart-0', namespace: 'shop', uid: 'uid-cart-0' } });
+    fake.put('mutatingwebhookconfigurations', { metadata: { name: 'meshid-sidecar-injector' }, webhooks: [{ name: 'inject.meshid.io', clientConfig: {} }] });
+    fake.tokenReview = (_t, audiences) => ({
+      authenticated: true, audiences,
+      user: { username: 'system:serviceaccount:shop:cart', extra: { 'authentication.kubernetes.io/pod-name': ['cart-0'], 'authentication.kubernetes.io/pod-uid': ['uid-cart-0'] } },
+    });
+    const k = createKubeClients(fake.kubeConfig());
+
+    const store = new SecretCaStore({ core: k.core, watch: k.watch, namespace: NS, watchRetryMs: 20 });
+    const stopWatch = store.watch(() => {});
+    const created = await store.write({ 'root-cert.pem': 'ROOT' }, null);
+    await store.write({ 'root-cert.pem': 'ROOT2' }, created.version);
+
+    const reconciler = new BundleReconciler({ core: k.core, watch: k.watch, debounceMs: 5, watchRetryMs: 20 });
+    reconciler.setBundle('ROOT');
+    await reconciler.reconcileNow();
+    reconciler.start();
+    reconciler.setBundle('ROOT2');
+    await waitFor(() => reconciler.progress().bundle === 'ROOT2' && reconciler.progress().published === 3);
+
+    const clock = new ManualClock();
+    const leader = new LeaderElector({ coordination: k.coordination, namespace: NS, identity: 'meshid-0', clock });
+    await leader.tryAcquireOrRenew();
+    await leader.tryAcquireOrRenew();
+    await leader.stop();
+
+    await new PodBoundVerifier({ inner: new TokenReviewVerifier({ authentication: k.authentication }), core: k.core }).verify('t');
+    await ensureWebhookCaBundle(k.admission, 'PEM');
+    await clusterIssuer(k.wellKnown);
+    await clusterJwksFetcher(k.openid)();
+
+    await waitFor(() => fake.calls.some((c) => c.verb === 'watch' && c.resource === 'secrets' && c.name === 'cacerts'));
+    stopWatch();
+    reconciler.stop();
+    calls = [...fake.calls];
+  });
+  after(() => fake.close());
+
+  it('the scenario exercised every kind of call the code makes', () => {
+    const kinds = new Set(calls.map(show));
+    for (const expected of [
+      'create core/secrets in meshid-system', 'update core/secrets in meshid-system name=meshid-ca', 'get core/secrets in meshid-system name=cacerts',
+      'watch core/secrets in meshid-system name=meshid-ca', 'list core/namespaces (all namespaces)', 'watch core/namespaces (all namespaces)',
+      'list core/configmaps (all namespaces) name=meshid-ca-root-cert', 'create core/configmaps in shop', 'update core/configmaps in shop name=meshid-ca-root-cert',
+      'create coordination.k8s.io/leases in meshid-system', 'update coordination.k8s.io/leases in meshid-system name=meshid-leader',
+      'create authentication.k8s.io/tokenreviews (all namespaces)', 'get core/pods in shop name=cart-0',
+      'patch admissionregistration.k8s.io/mutatingwebhookconfigurations (all namespaces) name=meshid-sidecar-injector', 'get /openid/v1/jwks',
+    ]) assert.ok(kinds.has(expected), `expected the scenario to make: ${expected}\nmade:\n${[...kinds].join('\n')}`);
+  });
+
+  it('allows every call the code made', () => {
+    const denied = [...new Set(calls.filter((c) => !grants.some((g) => allows(g, c))).map(show))];
+    assert.deepEqual(denied, [], `calls the install's RBAC would refuse:\n${denied.join('\n')}`);
+  });
+
+  it('grants nothing the code does not use (least privilege)', () => {
+    const unused: string[] = [];
+    for (const g of grants) {
+      assert.ok(!g.rule.verbs.includes('*') && !g.rule.resources?.includes('*') && !g.rule.apiGroups?.includes('*'), `${g.from}: no wildcards`);
+      for (const verb of g.rule.verbs) {
+        const targets = g.rule.nonResourceURLs ?? g.rule.resourceNames ?? [undefined];
+        for (const target of targets) {
+          const used = calls.some((c) => c.verb === verb && allows({ ...g, rule: { ...g.rule, verbs: [verb], ...(g.rule.nonResourceURLs ? { nonResourceURLs: [target!] } : g.rule.resourceNames ? { resourceNames: [target!] } : {}) } }, c));
+          if (!used) unused.push(`${g.from}: ${verb} ${g.rule.resources?.join(',') ?? ''}${target ? ` ${target}` : ''}`);
+        }
+      }
+    }
+    assert.deepEqual(unused, [], `granted but never used:\n${unused.join('\n')}`);
+  });
+
+  it('the authorizer model refuses what the install does not grant', () => {
+    const refuse = (c: RecordedCall): void => assert.ok(!grants.some((g) => allows(g, c)), `should be refused: ${show(c)}`);
+    refuse({ verb: 'get', group: '', resource: 'secrets', namespace: 'shop', name: 'meshid-ca' });
+    refuse({ verb: 'list', group: '', resource: 'secrets', namespace: NS });
+    refuse({ verb: 'update', group: '', resource: 'secrets', namespace: NS, name: 'cacerts' });
+    refuse({ verb: 'list', group: '', resource: 'configmaps' });
+    refuse({ verb: 'delete', group: '', resource: 'configmaps', namespace: 'shop', name: 'meshid-ca-root-cert' });
+    refuse({ verb: 'patch', group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', name: 'other' });
+    refuse({ verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: 'kube-system', name: 'meshid-leader' });
+  });
+});
