@@ -1,0 +1,24 @@
+# syntax=docker/dockerfile:1
+# The meshid control plane and agent image: `meshid serve` in the Deployment, `meshid agent` in sidecars.
+FROM node:20-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Scripts off: `prepare` would compile before the sources are copied.
+RUN npm ci --ignore-scripts
+COPY tsconfig.json ./
+COPY src ./src
+RUN npx tsc -p tsconfig.json && npm prune --omit=dev --ignore-scripts
+
+FROM node:20-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist/src ./dist/src
+# The sidecar runs `meshid agent`, which starts Envoy: one image serves the control plane and the proxy.
+COPY --from=envoyproxy/envoy:v1.31-latest /usr/local/bin/envoy /usr/local/bin/envoy
+# Numeric, so Kubernetes can verify runAsNonRoot; the image's own `node` user.
+USER 1000:1000
+EXPOSE 15012 15014 15017
+ENTRYPOINT ["node", "/app/dist/src/cli/main.js"]
+CMD ["serve"]
