@@ -61,7 +61,8 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const serving = () => issueServingCert(authority.current(), { dnsNames: servingNames(namespace), ips: ['127.0.0.1', '::1'], now: clock.now(), ttlMs: SERVING_TTL_MS, random });
   let cert = serving();
 
-  const caApp = fastify({ https: { key: cert.key, cert: cert.cert }, logger: false });
+  // Unknown properties and mistyped values are refused, not silently dropped or coerced (fastify defaults).
+  const caApp = fastify({ https: { key: cert.key, cert: cert.cert }, logger: false, ajv: { customOptions: { removeAdditional: false, coerceTypes: false } } });
   installErrorHandling(caApp, logger);
   registerCaApi(caApp, {
     authority, verifier, trustDomain: cfg.trustDomain, clock, random, metrics,
