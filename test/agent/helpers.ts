@@ -58,6 +58,11 @@ export class ManualTimers implements Timers {
       this.pending = this.pending.filter((p) => p.id !== id);
     };
   }
+  /** Waits until the loop has scheduled its next renewal, then fires it. */
+  async fireWhenScheduled(): Promise<number> {
+    while (!this.pending.some((p) => p.ms !== BUNDLE_POLL_MS)) await new Promise((r) => setTimeout(r, 5));
+    return this.fireLongest();
+  }
   /** Fires the renewal (or retry) timer: the longest pending one that is not the bundle poll. */
   fireLongest(): number {
     const next = [...this.pending].filter((p) => p.ms !== BUNDLE_POLL_MS).sort((a, b) => b.ms - a.ms)[0];
