@@ -2,7 +2,7 @@ import { createHash, sign, type KeyObject } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import { MeshidError } from '../common/errors.js';
 import {
-  asn1, bitString, bool, bytes, children, contextTag, fromDerTrusted, integer, nullValue, octets, oid, oidOf, parseDer, seq, set, time, toDer, utf8,
+  asn1, bitString, bool, bytes, children, contextTag, derSequence, fromDerTrusted, integer, nullValue, octets, oid, oidOf, parseDer, seq, set, time, toDer, utf8,
   type Asn1,
 } from './der.js';
 import { signatureAlgorithmFor, spkiDer } from './keys.js';
@@ -91,7 +91,7 @@ export function signCertificate(t: CertTemplate, subject: SubjectKey, signer: Si
   ]);
   const tbsDer = toDer(tbs);
   const signature = sign(signer.hash, tbsDer, { key: signer.privateKey, dsaEncoding: 'der' });
-  return toDer(seq([fromDerTrusted(tbsDer), signer.algorithm, bitString(signature)]));
+  return derSequence([tbsDer, toDer(signer.algorithm), toDer(bitString(signature))]);
 }
 
 /** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits. */

@@ -1,0 +1,14 @@
+import { benchCa } from './ca.js';
+import { printFigures, type Figure } from './figures.js';
+
+/** npm run bench: every figure next to its ceiling measured in the same run, as a ratio. */
+const suites: Array<[string, () => Promise<Figure[]>]> = [['CA issuance', benchCa]];
+
+for (const [title, run] of suites) {
+  try {
+    printFigures(title, await run());
+  } catch (err) {
+    console.log(`\n## ${title}\n- failed: ${(err as Error).message}`);
+    process.exitCode = 1;
+  }
+}
