@@ -1,5 +1,8 @@
 #!/usr/bin/env node
+import { runAgentCommand } from './agent.js';
 import { caCommand } from './ca.js';
+import { injectCommand } from './inject.js';
+import { iptablesCommand } from './iptables.js';
 import { processIo, UsageError, type Io } from './run.js';
 import { serveCommand } from './serve.js';
 import { tokenCommand } from './token.js';
@@ -8,6 +11,9 @@ const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   serve: serveCommand,
   token: tokenCommand,
   ca: caCommand,
+  agent: (argv) => runAgentCommand(argv),
+  inject: (argv, io) => injectCommand(argv, io),
+  iptables: iptablesCommand,
 };
 
 const USAGE = `usage: meshid <command> [flags]

@@ -13,6 +13,8 @@ import { FileCaStore } from '../ca/file-store.js';
 import type { CaMaterial } from '../ca/material.js';
 import { caMetrics, type CaMetrics } from '../ca/metrics.js';
 import { PLUGIN_FILES } from '../ca/store.js';
+import { injectorConfig } from '../injector/config.js';
+import { registerInjector } from '../injector/webhook.js';
 import { parseServeConfig, type ServeConfig } from './config.js';
 import { monitoringServer } from './monitoring.js';
 import { issueServingCert, servingNames } from './serving-cert.js';
@@ -71,6 +73,11 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   });
   const webhookApp = fastify({ https: { key: cert.key, cert: cert.cert }, logger: false });
   installErrorHandling(webhookApp, logger);
+  registerInjector(webhookApp, {
+    config: injectorConfig({ controlPlaneNamespace: namespace, trustDomain: cfg.trustDomain, caAddress: `meshid.${namespace}.svc:15012` }),
+    registry,
+    logger,
+  });
   const monitoring = monitoringServer(registry, () => null, logger);
 
   // A new signing CA (plug-in change or rotation) gets a new serving certificate, as does half-life.

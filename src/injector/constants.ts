@@ -22,7 +22,7 @@ export const DEFAULT_CONTAINER_ANNOTATION = 'kubectl.kubernetes.io/default-conta
 export const OVERRIDE_PREFIX = 'sidecar.meshid.io/';
 
 /** Env var carrying the original app probes, keyed by the agent path that replaces them. */
-export const APP_PROBERS_ENV = 'MESHID_APP_PROBERS';
+export const APP_PROBERS_ENV = 'MESHID_APP_PROBES';
 
 export const MOUNT_CERTS = '/var/run/meshid';
 export const MOUNT_TOKEN = '/var/run/secrets/meshid/tokens';

@@ -27,7 +27,7 @@ test('the webhook configuration is valid and says what the contract says', async
   new MutatingWebhookConfiguration(config).validate();
   assert.equal(config.metadata.name, 'meshid-sidecar-injector');
   for (const hook of config.webhooks) {
-    assert.deepEqual(hook.clientConfig.service, { name: 'meshid', namespace: 'meshid-system', path: '/inject', port: 15017 });
+    assert.deepEqual(hook.clientConfig.service, { name: 'meshid', namespace: 'meshid-system', path: '/inject', port: 443 });
     assert.equal(hook.clientConfig.caBundle, undefined, 'the control plane fills it in');
     assert.deepEqual(hook.rules, [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }]);
     assert.deepEqual(hook.admissionReviewVersions, ['v1']);

@@ -131,7 +131,7 @@ test('app probes are rewritten to the agent, with originals for the agent and ex
   assert.deepEqual(c['unknown-port'].readinessProbe, pod.spec.containers[5]!.readinessProbe);
 
   const proxy = out.spec.initContainers.find((x: any) => x.name === 'meshid-proxy');
-  const probers = JSON.parse(proxy.env.find((e: any) => e.name === 'MESHID_APP_PROBERS').value);
+  const probers = JSON.parse(proxy.env.find((e: any) => e.name === 'MESHID_APP_PROBES').value);
   assert.deepEqual(probers, {
     '/app-health/http/livez': { httpGet: { path: '/live', port: 8080, httpHeaders: [{ name: 'X', value: 'y' }] }, timeoutSeconds: 2 },
     '/app-health/http/readyz': { httpGet: { path: '/ready', port: 8080 } },
