@@ -1,8 +1,12 @@
 import { benchCa } from './ca.js';
+import { benchInjector } from './injector.js';
 import { printFigures, type Figure } from './figures.js';
 
 /** npm run bench: every figure next to its ceiling measured in the same run, as a ratio. */
-const suites: Array<[string, () => Promise<Figure[]>]> = [['CA issuance', benchCa]];
+const suites: Array<[string, () => Promise<Figure[]>]> = [
+  ['CA issuance', benchCa],
+  ['Injector', benchInjector],
+];
 
 for (const [title, run] of suites) {
   try {

@@ -10,6 +10,7 @@ import { CertificateAuthority } from '../ca/authority.js';
 import { loadLocalIssuer, LOCAL_ALGORITHM } from '../ca/auth/local-issuer.js';
 import { jwtVerifier } from '../ca/auth/jwt-verifier.js';
 import { FileCaStore } from '../ca/file-store.js';
+import { startRotationDriver } from '../ca/rotation/driver.js';
 import type { CaMaterial } from '../ca/material.js';
 import { caMetrics, type CaMetrics } from '../ca/metrics.js';
 import { PLUGIN_FILES } from '../ca/store.js';
@@ -28,6 +29,8 @@ export interface ControlPlaneOptions extends Partial<ServeConfig> {
   /** Where to listen; local mode defaults to loopback only. */
   host?: string;
   namespace?: string;
+  /** How often the rotation driver re-checks its deadlines. */
+  rotationTickMs?: number;
 }
 
 export interface ControlPlane {
@@ -53,7 +56,8 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const host = o.host ?? '127.0.0.1';
   const namespace = o.namespace ?? 'meshid-system';
 
-  const authority = await CertificateAuthority.open({ store: new FileCaStore(cfg.dataDir), trustDomain: cfg.trustDomain, clock, random, logger });
+  const store = new FileCaStore(cfg.dataDir);
+  const authority = await CertificateAuthority.open({ store, trustDomain: cfg.trustDomain, clock, random, logger });
   const issuer = await loadLocalIssuer(cfg.dataDir);
   const verifier = jwtVerifier({ key: issuer.publicKey, issuer: issuer.issuer, algorithms: [LOCAL_ALGORITHM], clock });
 
@@ -93,6 +97,18 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const renewTimer = setInterval(() => { if (clock.now() > cert.notAfter - SERVING_TTL_MS / 2) renewServing(); }, 60_000);
   renewTimer.unref();
 
+  const rotation = startRotationDriver({
+    store, authority, clock, random, logger, registry,
+    trustDomain: cfg.trustDomain,
+    maxWorkloadTtlMs: cfg.maxWorkloadCertTtlMs,
+    bundlePropagationDelayMs: cfg.bundlePropagationDelayMs,
+    // Covers replicas that reload a little late and clock skew; scaled down so short-TTL demos finish in minutes.
+    retireMarginMs: Math.min(300_000, Math.max(10_000, cfg.maxWorkloadCertTtlMs / 10)),
+    // An operator's plug-in CA is theirs to replace; only a root meshid made is rotated on a schedule.
+    rotateAtFraction: isSelfMadeRoot(authority.current()) ? undefined : null,
+    tickMs: o.rotationTickMs ?? 1000,
+  });
+
   const [caUrl, webhookUrl, monitoringUrl] = await listenAll([
     [caApp, cfg.caPort, 'https'],
     [webhookApp, cfg.webhookPort, 'https'],
@@ -107,6 +123,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     registry,
     async close() {
       clearInterval(renewTimer);
+      rotation.stop();
       stopWatching();
       authority.close();
       await Promise.all([caApp.close(), webhookApp.close(), monitoring.close()]);
@@ -136,6 +153,10 @@ function recordExpiry(metrics: CaMetrics, m: CaMaterial): void {
   metrics.expiry.reset();
   metrics.expiry.set({ cert: 'signing' }, Date.parse(m.signingCert.validTo) / 1000);
   m.rootCerts.forEach((r, i) => metrics.expiry.set({ cert: `root-${i}` }, Date.parse(r.validTo) / 1000));
+}
+
+function isSelfMadeRoot(m: CaMaterial): boolean {
+  return m.rootCerts.every((r) => /CN=meshid root CA /.test(r.subject));
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {
