@@ -49,8 +49,8 @@ export function parseCsrDer(der: Uint8Array): ParsedCsr {
   return { publicKey, keyInfo, spki, publicKeyBits: bits, sans: ext.sans, requestsCa: ext.requestsCa };
 }
 
-function bitStringBytes(node: Asn1, what: string): Buffer {
-  if (node.type !== asn1.Type.BITSTRING) throw new MeshidError(CODE, `${what} is not a BIT STRING`);
+function bitStringBytes(node: Asn1 | undefined, what: string): Buffer {
+  if (!node || node.type !== asn1.Type.BITSTRING) throw new MeshidError(CODE, `${what} is not a BIT STRING`);
   const raw = bytes(node, what, CODE);
   if (raw.length < 2 || raw.charCodeAt(0) !== 0) throw new MeshidError(CODE, `${what} is empty or not whole bytes`);
   return Buffer.from(raw.slice(1), 'binary');
@@ -61,7 +61,7 @@ function importPublicKey(spki: Asn1): { publicKey: KeyObject; bits: Buffer } {
   const [alg, keyBits] = children(spki, 'the CSR public key', CODE);
   const [algOid, params] = children(alg, 'the CSR public key algorithm', CODE);
   const keyOid = oidOf(algOid, 'the CSR public key algorithm', CODE);
-  const bits = bitStringBytes(keyBits!, 'the CSR public key');
+  const bits = bitStringBytes(keyBits, 'the CSR public key');
   if (keyOid === OID.ecPublicKey) {
     const curveOid = params?.type === asn1.Type.OID ? asn1.derToOid(params.value as string) : 'unknown';
     const curve = curveOid === OID.p256 ? { crv: 'P-256', size: 32 } : curveOid === OID.p384 ? { crv: 'P-384', size: 48 } : null;
