@@ -1,4 +1,4 @@
-import { request } from 'node:https';
+import { Agent, request } from 'node:https';
 import { MeshidError } from '../common/errors.js';
 import { truncate } from '../common/duration.js';
 import type { IssuedResponse } from './svid.js';
@@ -33,13 +33,13 @@ export class CaError extends MeshidError {
 export async function requestCertificate(opts: CaClientOptions, req: CaRequest): Promise<IssuedResponse & { spiffeId?: unknown }> {
   const url = new URL('/v1/certificates', opts.caUrl);
   const body = JSON.stringify(req.ttlSeconds === undefined ? { csr: req.csrPem } : { csr: req.csrPem, ttlSeconds: req.ttlSeconds });
-  const ca = await opts.trustedRoots();
+  const agent = agentFor(await opts.trustedRoots());
   const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
     const r = request(
       url,
       {
         method: 'POST',
-        ca,
+        agent,
         headers: { 'content-type': 'application/json', authorization: `Bearer ${req.token}`, 'content-length': Buffer.byteLength(body) },
         timeout: opts.timeoutMs ?? 10_000,
       },
@@ -71,6 +71,20 @@ export async function requestCertificate(opts: CaClientOptions, req: CaRequest):
   }
   if (json === null || typeof json !== 'object') throw new CaError('invalid_ca_response', `the CA at ${url.origin} answered 200 with a body that is not a JSON object`, true);
   return json as IssuedResponse;
+}
+
+/**
+ * One keep-alive agent per trust bundle: building a TLS context from the roots on every renewal costs CPU
+ * and leaves native memory behind; the bundle changes only on root rotation.
+ */
+let cached: { key: string; agent: Agent } | null = null;
+function agentFor(roots: string[]): Agent {
+  const key = roots.join('');
+  if (cached?.key !== key) {
+    cached?.agent.destroy();
+    cached = { key, agent: new Agent({ ca: roots, keepAlive: true, maxSockets: 4 }) };
+  }
+  return cached.agent;
 }
 
 function parseJson(text: string): unknown {

@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import { ManualClock } from '../../src/common/clock.js';
+import { silentLogger } from '../../src/common/log.js';
+import { renewalTime, retryDelay } from '../../src/agent/rotation.js';
+import { parseAppProbes, runProbe } from '../../src/agent/app-probes.js';
+import { parseAgentConfig } from '../../src/cli/agent.js';
+import { SvidStore } from '../../src/agent/svid-store.js';
+import { BundleWatcher } from '../../src/agent/bundle-watcher.js';
+import { readToken } from '../../src/agent/token.js';
+import type { Svid } from '../../src/agent/svid.js';
+import { realTimers } from '../../src/agent/timers.js';
+import { tempDir } from './helpers.js';
+
+test('renewal at about half the remaining life, counted from receipt (not the backdated notBefore), with jitter', () => {
+  const obtainedAt = 1_000_000;
+  const v = { notBefore: obtainedAt - 60_000, notAfter: obtainedAt + 10_000, obtainedAt };
+  assert.equal(renewalTime(v, 0.5), obtainedAt + 5_000);
+  assert.equal(renewalTime(v, 0), obtainedAt + 4_000);
+  assert.equal(renewalTime(v, 0.999999), obtainedAt + 5_999);
+  const day = { notBefore: 0, notAfter: 86_400_000, obtainedAt: 0 };
+  assert.equal(renewalTime(day, 0.5), 43_200_000);
+});
+
+test('retry backoff grows, is capped, jittered, and never sleeps past the held certificate', () => {
+  assert.equal(retryDelay(0, 0, 0, null), 250);
+  assert.equal(retryDelay(0, 0.999, 0, null), 499);
+  assert.equal(retryDelay(3, 0, 0, null), 2_000);
+  assert.equal(retryDelay(30, 0.999, 0, null), 29_985);
+  assert.equal(retryDelay(30, 0.999, 0, 10_000), 5_000, 'at most half of what is left');
+  assert.equal(retryDelay(30, 0.999, 9_900, 10_000), 100);
+});
+
+function svid(notAfter: number, bundle = ['root-a']): Svid {
+  return { spiffeId: 'spiffe://td/ns/a/sa/b', chainPem: [`leaf-${notAfter}`], keyPem: 'k', bundlePem: bundle, notBefore: 0, notAfter, obtainedAt: 0 };
+}
+
+test('the store never returns an expired SVID, refuses one, and reports bundle changes separately', () => {
+  const clock = new ManualClock(1000);
+  const store = new SvidStore(clock);
+  const changes: unknown[] = [];
+  store.on('change', (c) => changes.push(c));
+  assert.equal(store.setSvid(svid(500)), false);
+  assert.ok(store.setSvid(svid(5000)));
+  assert.ok(store.setSvid(svid(6000)));
+  assert.deepEqual(changes, [{ svid: true, bundle: true }, { svid: true, bundle: false }]);
+  assert.equal(store.setBundle(['root-a']), false);
+  assert.ok(store.setBundle(['root-a', 'root-b']));
+  clock.set(6000);
+  assert.equal(store.current(), null);
+  assert.deepEqual(store.roots(), ['root-a', 'root-b']);
+});
+
+test('the bundle watcher pushes a changed root file and ignores garbage', async (t) => {
+  const dir = await tempDir();
+  const file = join(dir, 'root-cert.pem');
+  const { encodePem } = await import('../../src/pki/pem.js');
+  const { X509Certificate } = await import('node:crypto');
+  const { startCa } = await import('./helpers.js');
+  const cp = await startCa();
+  t.after(() => cp.close());
+  const { readFile } = await import('node:fs/promises');
+  const root = await readFile(cp.trustBundlePath, 'utf8');
+  const store = new SvidStore(new ManualClock());
+  const w = new BundleWatcher({ file, store, timers: realTimers, intervalMs: 3_600_000, logger: silentLogger });
+  await w.check();
+  assert.deepEqual(store.roots(), []);
+  await writeFile(file, root);
+  await w.check();
+  assert.equal(store.roots().length, 1);
+  assert.equal(store.roots()[0], encodePem('CERTIFICATE', new X509Certificate(root).raw));
+  await writeFile(file, 'garbage');
+  await w.check();
+  assert.equal(store.roots().length, 1, 'garbage ignored, last bundle kept');
+});
+
+test('token file checks name the problem and never the content', async () => {
+  const dir = await tempDir();
+  const f = join(dir, 't');
+  await assert.rejects(readToken(f), /cannot read the token file .*ENOENT/);
+  await writeFile(f, '  ');
+  await assert.rejects(readToken(f), /is empty/);
+  await writeFile(f, 'secret-value-not-jwt');
+  await assert.rejects(readToken(f), (err: Error) => /does not hold a JWT/.test(err.message) && !err.message.includes('secret-value'));
+  await writeFile(f, 'aaa.bbb.ccc\n');
+  assert.equal(await readToken(f), 'aaa.bbb.ccc');
+});
+
+test('app probes: parse MESHID_APP_PROBES and run HTTP, TCP and gRPC health probes against the app', async (t) => {
+  const http = createServer((req, res) => res.writeHead(req.url === '/healthy' ? 200 : 500).end());
+  const tcp = createNetServer((s) => s.end());
+  const grpcServer = new grpc.Server();
+  grpcServer.register('/grpc.health.v1.Health/Check', (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+    const service = call.request.length > 2 ? call.request.subarray(2).toString() : '';
+    cb(null, Buffer.from([0x08, service === 'down' ? 2 : 1]));
+  }, (b: Buffer) => b, (b: Buffer) => b, 'unary');
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
+  const grpcPort = await new Promise<number>((r, j) => grpcServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? j(e) : r(p))));
+  t.after(() => { http.close(); tcp.close(); grpcServer.forceShutdown(); });
+  const hp = (http.address() as AddressInfo).port;
+  const tp = (tcp.address() as AddressInfo).port;
+  const probes = parseAppProbes(JSON.stringify({
+    'app/livez': { httpGet: { path: '/healthy', port: hp }, timeoutSeconds: 1 },
+    'app/readyz': { httpGet: { path: '/broken', port: hp } },
+    'app/startupz': { tcpSocket: { port: tp } },
+    'db/livez': { grpc: { port: grpcPort } },
+    'db/readyz': { grpc: { port: grpcPort, service: 'down' } },
+    'db/startupz': { tcpSocket: { port: 1 } },
+  }));
+  const results = Object.fromEntries(await Promise.all([...probes].map(async ([k, p]) => [k, await runProbe(p)] as const)));
+  assert.equal(results['app/livez']!.ok, true);
+  assert.deepEqual([results['app/readyz']!.ok, results['app/readyz']!.status], [false, 500]);
+  assert.equal(results['app/startupz']!.ok, true);
+  assert.equal(results['db/livez']!.ok, true);
+  assert.deepEqual([results['db/readyz']!.ok, results['db/readyz']!.detail], [false, 'NOT_SERVING']);
+  assert.equal(results['db/startupz']!.ok, false);
+
+  assert.throws(() => parseAppProbes('{'), /MESHID_APP_PROBES is not valid JSON/);
+  assert.throws(() => parseAppProbes('{"app/alive":{"tcpSocket":{"port":1}}}'), /key "app\/alive"/);
+  assert.throws(() => parseAppProbes('{"app/livez":{"httpGet":{"port":"http"}}}'), /port number .*named ports/);
+  assert.throws(() => parseAppProbes('{"app/livez":{"exec":{}}}'), /needs one of httpGet, tcpSocket or grpc/);
+});
+
+test('agent flags: env fallbacks, defaults, and one clear message per wrong value', () => {
+  const ok = parseAgentConfig(['--ca-addr', 'meshid.meshid-system.svc:15012'], { POD_NAMESPACE: 'shop', SERVICE_ACCOUNT: 'web' });
+  assert.ok(!('help' in ok));
+  if ('help' in ok) return;
+  assert.equal(ok.config.caUrl, 'https://meshid.meshid-system.svc:15012');
+  assert.equal(ok.config.sdsSocket, '/var/run/meshid/sds.sock');
+  assert.equal(ok.config.trustDomain, 'cluster.local');
+  assert.deepEqual(parseAgentConfig(['--help'], {}), { help: true });
+  assert.throws(
+    () => parseAgentConfig(['--ca-addr', 'http://x:1', '--namespace', 'Bad_NS', '--cert-ttl', '5s', '--once', '--status-port', '99999'], {}),
+    (err: Error) => {
+      const lines = err.message.split('\n');
+      return lines.length === 6 && /must use https/.test(lines[0]!) && /namespace "Bad_NS"/.test(err.message) && /--service-account \(or SERVICE_ACCOUNT\) is required/.test(err.message)
+        && /--cert-ttl "5s" must be whole seconds, at least 10s/.test(err.message) && /--status-port/.test(err.message) && /--once needs --out-dir/.test(err.message);
+    },
+  );
+  assert.throws(() => parseAgentConfig(['--bogus'], {}), /Unknown option '--bogus'/);
+});
