@@ -211,3 +211,33 @@ async function waitFor(cond: () => Promise<boolean>, ms = 5000, describe?: () =>
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+test('a trust bundle change (root rotation) pushes ROOTCA at once; /metrics and /app-health answer on the status port', async () => {
+  const config = { ...(await agentConfig(cp)), appProbesJson: JSON.stringify({ 'app/readyz': { tcpSocket: { port: 1 } } }) };
+  const agent = await startAgent(config);
+  await agent.ready();
+  const c = sdsClient(agent.sds.socketPath);
+  try {
+    const s = c.stream();
+    s.send({ resource_names: ['ROOTCA'] });
+    const first = await s.next();
+    s.send({ resource_names: ['ROOTCA'], response_nonce: first.nonce, version_info: first.version_info });
+    const extra = agent.store.current()!.chainPem[1]!; // any other certificate stands in for a new root
+    agent.store.setBundle([...agent.store.roots(), extra]);
+    const pushed = await s.next();
+    assert.notEqual(pushed.version_info, first.version_info);
+    assert.equal(certsOf(decodeSecret(pushed).validation_context!.trusted_ca!.inline_bytes!).length, 2);
+
+    const metrics = await (await fetch(`http://127.0.0.1:${agent.statusPort}/metrics`)).text();
+    assert.match(metrics, /meshid_agent_renewals_total\{result="success"\} 1/);
+    assert.match(metrics, /meshid_agent_sds_streams 1/);
+    assert.match(metrics, /meshid_agent_sds_pushes_total\{resource="ROOTCA"\} 2/);
+    assert.match(metrics, /meshid_agent_cert_expiry_timestamp_seconds \d+/);
+    const probe = await fetch(`http://127.0.0.1:${agent.statusPort}/app-health/app/readyz`);
+    assert.equal(probe.status, 503);
+    assert.equal((await fetch(`http://127.0.0.1:${agent.statusPort}/app-health/app/livez`)).status, 404);
+  } finally {
+    c.close();
+    await agent.stop();
+  }
+});
