@@ -1,3 +1,4 @@
+import { benchAgent } from './agent.js';
 import { benchCa } from './ca.js';
 import { benchInjector } from './injector.js';
 import { printFigures, type Figure } from './figures.js';
@@ -6,6 +7,7 @@ import { printFigures, type Figure } from './figures.js';
 const suites: Array<[string, () => Promise<Figure[]>]> = [
   ['CA issuance', benchCa],
   ['Injector', benchInjector],
+  ['Agent', benchAgent],
 ];
 
 for (const [title, run] of suites) {
