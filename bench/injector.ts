@@ -1,3 +1,4 @@
+import type { Figure } from './figures.js';
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:https';
 import { performance } from 'node:perf_hooks';
@@ -12,14 +13,7 @@ import { generateKeyPair, privateKeyPem } from '../src/pki/keys.js';
 import { encodePem } from '../src/pki/pem.js';
 import { rootCaTemplate, serialFrom, servingTemplate } from '../src/pki/templates.js';
 
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  ceiling?: number;
-  ratio?: number;
-  note?: string;
-}
+type BenchResult = Figure;
 
 const CONCURRENCY = 8;
 const WARMUP_MS = 300;

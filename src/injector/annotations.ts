@@ -1,24 +1,19 @@
 import { MeshidError } from '../common/errors.js';
 import type { InjectorConfig } from './config.js';
 import { OVERRIDE_PREFIX } from './constants.js';
+import type { TrafficLists } from './iptables-rules.js';
 import {
   parseBool, parseCidrList, parseImage, parsePortList, parseQuantity, show,
-  type Cidr, type ListOrAll, type Parsed,
+  type Parsed,
 } from './values.js';
 
 /** Everything a pod may override about its sidecar, after validation, with config defaults filled in. */
-export interface Overrides {
+export interface Overrides extends TrafficLists {
   proxyImage: string;
   proxyCPU: string;
   proxyMemory: string;
   proxyCPULimit: string;
   proxyMemoryLimit: string;
-  includeInboundPorts: ListOrAll<number>;
-  excludeInboundPorts: ListOrAll<number>;
-  includeOutboundPorts: ListOrAll<number>;
-  excludeOutboundPorts: ListOrAll<number>;
-  includeOutboundIPRanges: ListOrAll<Cidr>;
-  excludeOutboundIPRanges: ListOrAll<Cidr>;
   rewriteAppHTTPProbers: boolean;
   nativeSidecar: boolean;
   holdApplicationUntilProxyStarts: boolean;

@@ -1,17 +1,21 @@
 import { PORT_AGENT, PORT_ENVOY_PROM, PORT_HEALTH } from './constants.js';
 import type { Cidr, ListOrAll } from './values.js';
 
-/** What to redirect: the init container's flags, parsed. */
-export interface RedirectSpec {
-  proxyUid: number;
-  inboundPort: number;
-  outboundPort: number;
+/** Which traffic is redirected through the proxy: the annotations' lists, as parsed. */
+export interface TrafficLists {
   includeInboundPorts: ListOrAll<number>;
   excludeInboundPorts: ListOrAll<number>;
   includeOutboundPorts: ListOrAll<number>;
   excludeOutboundPorts: ListOrAll<number>;
   includeOutboundIPRanges: ListOrAll<Cidr>;
   excludeOutboundIPRanges: ListOrAll<Cidr>;
+}
+
+/** What to redirect: the init container's flags, parsed. */
+export interface RedirectSpec extends TrafficLists {
+  proxyUid: number;
+  inboundPort: number;
+  outboundPort: number;
 }
 
 /** The agent's own ports answer the kubelet and Prometheus directly, never through Envoy. */
