@@ -4,17 +4,11 @@ import { planBundleWrites } from '../../src/kube/bundle-plan.js';
 import { BundleReconciler } from '../../src/kube/bundle-reconciler.js';
 import { createKubeClients } from '../../src/kube/client.js';
 import { FakeKube } from '../helpers/fake-kube.js';
+import { waitFor } from '../helpers/wait.js';
 
 const CM = 'meshid-ca-root-cert';
 const OWNED = { 'app.kubernetes.io/managed-by': 'meshid' };
 
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 3000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('planBundleWrites', () => {
   const want = { key: 'root-cert.pem', bundle: 'B', labels: OWNED };
@@ -76,23 +70,23 @@ describe('BundleReconciler against the API', () => {
     fake.put('configmaps', { metadata: { name: CM, namespace: 'apps', labels: OWNED }, data: { 'root-cert.pem': 'tampered' } });
     fake.remove('configmaps', 'default', CM);
     fake.put('namespaces', { metadata: { name: 'team-new' } });
-    await waitFor('repairs', () => bundleIn('apps') === 'ROOT-1' && bundleIn('default') === 'ROOT-1' && bundleIn('team-new') === 'ROOT-1');
-    await waitFor('progress', () => reconciler.progress().published === 5);
+    await waitFor(() => bundleIn('apps') === 'ROOT-1' && bundleIn('default') === 'ROOT-1' && bundleIn('team-new') === 'ROOT-1', { what: 'repairs' });
+    await waitFor(() => reconciler.progress().published === 5, { what: 'progress' });
     assert.equal(reconciler.progress().namespaces, 5);
   });
 
   it('strips labels and keys it does not own back to exactly the bundle', async () => {
     fake.put('configmaps', { metadata: { name: CM, namespace: 'apps' }, data: { 'root-cert.pem': 'ROOT-1', 'evil.pem': 'x' } });
-    await waitFor('repair', () => {
+    await waitFor(() => {
       const cm = fake.get('configmaps', 'apps', CM)!;
       return Object.keys(cm.data as object).length === 1 && (cm.metadata.labels as Record<string, string> | undefined)?.['app.kubernetes.io/managed-by'] === 'meshid';
-    });
+    }, { what: 'repair' });
   });
 
   it('rewrites every namespace when the bundle changes', async () => {
     reconciler.setBundle('ROOT-1\nROOT-2');
-    await waitFor('new bundle everywhere', () => fake.list('configmaps').every((cm) => (cm.data as Record<string, string>)['root-cert.pem'] === 'ROOT-1\nROOT-2'));
-    await waitFor('progress', () => reconciler.progress().bundle === 'ROOT-1\nROOT-2' && reconciler.progress().published === 5);
+    await waitFor(() => fake.list('configmaps').every((cm) => (cm.data as Record<string, string>)['root-cert.pem'] === 'ROOT-1\nROOT-2'), { what: 'new bundle everywhere' });
+    await waitFor(() => reconciler.progress().bundle === 'ROOT-1\nROOT-2' && reconciler.progress().published === 5, { what: 'progress' });
   });
 
   it('does not count or write into a terminating namespace', async () => {
@@ -113,7 +107,7 @@ describe('BundleReconciler against the API', () => {
     try {
       const before = fake.calls.length;
       reconciler.setBundle('ROOT-2');
-      await waitFor('converged', () => ['apps', 'default', 'kube-system', 'meshid-system', 'team-new'].every((ns) => bundleIn(ns) === 'ROOT-2'));
+      await waitFor(() => ['apps', 'default', 'kube-system', 'meshid-system', 'team-new'].every((ns) => bundleIn(ns) === 'ROOT-2'), { what: 'converged' });
       assert.ok(raced);
       const appsUpdates = fake.calls.slice(before).filter((c) => c.verb === 'update' && c.namespace === 'apps');
       assert.ok(appsUpdates.length >= 2, 'the refused update was retried');

@@ -5,6 +5,7 @@ import { createKubeClients } from '../../src/kube/client.js';
 import { LeaderElector } from '../../src/kube/leader.js';
 import { decideLease, mustStepDown } from '../../src/kube/lease-decision.js';
 import { FakeKube } from '../helpers/fake-kube.js';
+import { waitFor } from '../helpers/wait.js';
 
 const NS = 'meshid-system';
 const DURATION = 15_000;
@@ -111,11 +112,3 @@ describe('LeaderElector against the API', () => {
     }
   });
 });
-
-async function waitFor(cond: () => boolean, timeoutMs = 3000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

@@ -12,6 +12,7 @@ import { TokenReviewVerifier } from '../../src/kube/token-review.js';
 import { ensureWebhookCaBundle } from '../../src/kube/webhook-cabundle.js';
 import { FakeKube, type RecordedCall } from '../helpers/fake-kube.js';
 import { type Manifest, renderKustomization } from './render-manifests.js';
+import { waitFor } from '../helpers/wait.js';
 
 const NS = 'meshid-system';
 const SA = { name: 'meshid', namespace: NS };
@@ -48,13 +49,6 @@ function allows(g: Grant, call: RecordedCall): boolean {
 
 const show = (c: RecordedCall): string => c.path ? `${c.verb} ${c.path}` : `${c.verb} ${c.group || 'core'}/${c.resource}${c.namespace ? ` in ${c.namespace}` : ' (all namespaces)'}${c.name ? ` name=${c.name}` : ''}`;
 
-async function waitFor(cond: () => boolean, timeoutMs = 3000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('RBAC in manifests/ against every call src/kube makes', () => {
   let fake: FakeKube;

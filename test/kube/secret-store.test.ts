@@ -5,6 +5,7 @@ import { isMeshidError } from '../../src/common/errors.js';
 import { createKubeClients } from '../../src/kube/client.js';
 import { SecretCaStore } from '../../src/kube/secret-store.js';
 import { FakeKube } from '../helpers/fake-kube.js';
+import { waitFor } from '../helpers/wait.js';
 
 const NS = 'meshid-system';
 
@@ -144,11 +145,3 @@ describe('SecretCaStore', () => {
     }
   });
 });
-
-async function waitFor(cond: () => boolean, timeoutMs = 3000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
