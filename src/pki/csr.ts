@@ -1,6 +1,6 @@
 import { createPublicKey, verify, type KeyObject, type JsonWebKey } from 'node:crypto';
 import { MeshidError } from '../common/errors.js';
-import { asn1, bytes, children, oidOf, parseDer, toDer, type Asn1 } from './der.js';
+import { asn1, bytes, children, firstChildBytes, oidOf, parseDer, type Asn1 } from './der.js';
 import { describeKey, type KeyInfo } from './keys.js';
 import { CSR_SIGNATURE_ALGORITHMS, OID } from './oids.js';
 import { decodePem } from './pem.js';
@@ -42,7 +42,7 @@ export function parseCsrDer(der: Uint8Array): ParsedCsr {
   if (keyInfo.kind !== alg.key) throw new MeshidError(CODE, `the CSR signature algorithm does not match its ${keyInfo.kind.toUpperCase()} key`);
 
   const signature = bitStringBytes(sigValue, 'the CSR signature');
-  const signedOk = verify(alg.hash, toDer(info), { key: publicKey, dsaEncoding: 'der' }, signature);
+  const signedOk = verify(alg.hash, firstChildBytes(Buffer.from(der)), { key: publicKey, dsaEncoding: 'der' }, signature);
   if (!signedOk) throw new MeshidError('csr_signature_invalid', 'the CSR signature does not verify with its own public key (was it altered?)');
 
   const ext = readExtensionRequest(attributes);

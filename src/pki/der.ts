@@ -95,3 +95,21 @@ export function derSequence(parts: Buffer[]): Buffer {
   const header = n < 0x80 ? [0x30, n] : n < 0x100 ? [0x30, 0x81, n] : n < 0x10000 ? [0x30, 0x82, n >> 8, n & 0xff] : [0x30, 0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
   return Buffer.concat([Buffer.from(header), body]);
 }
+
+/**
+ * The bytes of the first element inside an already-parsed SEQUENCE, exactly as they arrived:
+ * what a CSR's signature covers, without re-encoding it on every request.
+ */
+export function firstChildBytes(der: Buffer): Buffer {
+  const start = afterLength(der, 1).next;
+  const child = afterLength(der, start + 1);
+  return der.subarray(start, child.next + child.length);
+}
+
+function afterLength(der: Buffer, at: number): { length: number; next: number } {
+  const first = der[at]!;
+  if (first < 0x80) return { length: first, next: at + 1 };
+  let length = 0;
+  for (let i = 1; i <= (first & 0x7f); i++) length = length * 256 + der[at + i]!;
+  return { length, next: at + 1 + (first & 0x7f) };
+}
