@@ -2,12 +2,12 @@ import type { CoreV1Api, V1ConfigMap, Watch } from '@kubernetes/client-node';
 import type { Logger } from '../common/log.js';
 import { silentLogger } from '../common/log.js';
 import { apiStatus, describeApiError } from './api-errors.js';
-import { type BundleWrite, type DesiredBundle, type NamespaceState, type PublishedConfigMap, countPublished, planBundleWrites } from './bundle-plan.js';
+import { type BundleWrite, type DesiredBundle, countPublished, planBundleWrites } from './bundle-plan.js';
+import { BUNDLE_CONFIGMAP, BUNDLE_KEY, listNamespaceStates, listPublishedBundles } from './bundle-census.js';
 import { MANAGED_BY_LABELS } from './labels.js';
 import { startWatchLoop } from './watch-loop.js';
 
-export const BUNDLE_CONFIGMAP = 'meshid-ca-root-cert';
-export const BUNDLE_KEY = 'root-cert.pem';
+export { BUNDLE_CONFIGMAP, BUNDLE_KEY };
 
 export interface BundleReconcilerOptions {
   core: CoreV1Api;
@@ -114,7 +114,7 @@ export class BundleReconciler {
     const bundle = this.bundle;
     if (bundle === null) return this.progress();
     const want: DesiredBundle = { key: this.opts.key, bundle, labels: MANAGED_BY_LABELS };
-    const [namespaces, published] = await Promise.all([this.listNamespaces(), this.listPublished()]);
+    const [namespaces, published] = await Promise.all([listNamespaceStates(this.opts.core), listPublishedBundles(this.opts.core, this.opts.configMapName)]);
     const writes = planBundleWrites(namespaces, published, want);
     const { failed, moved } = await this.apply(writes, want);
     if (moved) this.rerun = true;
@@ -154,21 +154,5 @@ export class BundleReconciler {
     };
     if (w.action === 'create') await this.opts.core.createNamespacedConfigMap({ namespace: w.namespace, body });
     else await this.opts.core.replaceNamespacedConfigMap({ namespace: w.namespace, name: this.opts.configMapName, body });
-  }
-
-  private async listNamespaces(): Promise<NamespaceState[]> {
-    const list = await this.opts.core.listNamespace();
-    return list.items.map((ns) => ({ name: ns.metadata?.name ?? '', terminating: ns.status?.phase === 'Terminating' || !!ns.metadata?.deletionTimestamp }));
-  }
-
-  private async listPublished(): Promise<PublishedConfigMap[]> {
-    const list = await this.opts.core.listConfigMapForAllNamespaces({ fieldSelector: `metadata.name=${this.opts.configMapName}` });
-    return list.items.map((cm) => ({
-      namespace: cm.metadata?.namespace ?? '',
-      resourceVersion: cm.metadata?.resourceVersion ?? '',
-      data: cm.data ?? {},
-      binaryData: cm.binaryData ?? {},
-      labels: cm.metadata?.labels ?? {},
-    }));
   }
 }

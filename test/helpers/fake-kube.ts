@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import jsonPatch from 'fast-json-patch';
+import { belongs, groupOf, keyOf, KINDS, type KubeObject, parsePath, readBody, type Target, verbOf } from './fake-kube-routes.js';
 
 /** One API call as an RBAC authorizer sees it. `name` is set for list/watch with a metadata.name field selector. */
 export interface RecordedCall {
@@ -14,19 +15,7 @@ export interface RecordedCall {
   path?: string;
 }
 
-type KubeObject = { apiVersion?: string; kind?: string; metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string; [k: string]: unknown }; [k: string]: unknown };
-interface Target { group: string; resource: string; namespace?: string; name?: string }
 interface Watcher { target: Target; nameFilter?: string; res: ServerResponse }
-
-const KINDS: Record<string, { kind: string; apiVersion: string }> = {
-  namespaces: { kind: 'Namespace', apiVersion: 'v1' },
-  secrets: { kind: 'Secret', apiVersion: 'v1' },
-  configmaps: { kind: 'ConfigMap', apiVersion: 'v1' },
-  pods: { kind: 'Pod', apiVersion: 'v1' },
-  leases: { kind: 'Lease', apiVersion: 'coordination.k8s.io/v1' },
-  mutatingwebhookconfigurations: { kind: 'MutatingWebhookConfiguration', apiVersion: 'admissionregistration.k8s.io/v1' },
-};
-const CLUSTER_SCOPED = new Set(['namespaces', 'mutatingwebhookconfigurations']);
 
 /**
  * Enough of the Kubernetes API, over real HTTP, for the real client library: CRUD with resourceVersion
@@ -35,7 +24,7 @@ const CLUSTER_SCOPED = new Set(['namespaces', 'mutatingwebhookconfigurations']);
  */
 export class FakeKube {
   readonly calls: RecordedCall[] = [];
-  tokenReview: (token: string, audiences: string[]) => Record<string, unknown> = () => ({ authenticated: false, error: 'no reviewer configured' });
+  tokenReview: (token: string, audiences: string[]) => Record<string, unknown> | Promise<Record<string, unknown>> = () => ({ authenticated: false, error: 'no reviewer configured' });
   /** Calls for which this returns true are refused with 403 Forbidden, as RBAC would. */
   forbid: (call: RecordedCall) => boolean = () => false;
   /** Runs before each call is served: lets a test change the cluster at exactly that moment. */
@@ -230,8 +219,8 @@ export class FakeKube {
     }
   }
 
-  private review(body: { spec?: { token?: string; audiences?: string[] } }, res: ServerResponse): void {
-    const status = this.tokenReview(body.spec?.token ?? '', body.spec?.audiences ?? []);
+  private async review(body: { spec?: { token?: string; audiences?: string[] } }, res: ServerResponse): Promise<void> {
+    const status = await this.tokenReview(body.spec?.token ?? '', body.spec?.audiences ?? []);
     this.json(res, 201, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', metadata: {}, spec: body.spec, status });
   }
 
@@ -261,55 +250,4 @@ export class FakeKube {
     res.writeHead(code, { 'content-type': 'application/json' });
     res.end(JSON.stringify(obj));
   }
-}
-
-function groupOf(resource: string): string {
-  const api = KINDS[resource]?.apiVersion ?? '';
-  return api.includes('/') ? api.split('/')[0]! : '';
-}
-
-function keyOf(t: Target): string {
-  return `${t.group}/${t.resource}/${t.namespace ?? ''}/${t.name ?? ''}`;
-}
-
-function belongs(obj: KubeObject, target: Target, nameFilter: string | undefined, kind: string): boolean {
-  if (obj.kind !== kind) return false;
-  if (target.namespace && obj.metadata.namespace !== target.namespace) return false;
-  return !nameFilter || obj.metadata.name === nameFilter;
-}
-
-/** /api/v1/... or /apis/<group>/<version>/...; then [namespaces/<ns>/]<resource>[/<name>]. */
-function parsePath(pathname: string): Target | undefined {
-  const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
-  let group: string;
-  let rest: string[];
-  if (parts[0] === 'api' && parts[1] === 'v1') [group, rest] = ['', parts.slice(2)];
-  else if (parts[0] === 'apis' && parts.length >= 3) [group, rest] = [parts[1]!, parts.slice(3)];
-  else return undefined;
-  if (rest[0] === 'namespaces' && rest.length >= 3) return { group, namespace: rest[1], resource: rest[2]!, name: rest[3] };
-  if (rest.length === 0 || rest.length > 2) return undefined;
-  const target = { group, resource: rest[0]!, name: rest[1] };
-  if (target.resource !== 'tokenreviews' && !KINDS[target.resource]) return undefined;
-  if (target.resource !== 'tokenreviews' && !CLUSTER_SCOPED.has(target.resource) && target.name) return undefined;
-  return target;
-}
-
-function verbOf(method: string, target: Target, isWatch: boolean): string {
-  switch (method) {
-    case 'GET': return target.name ? 'get' : isWatch ? 'watch' : 'list';
-    case 'POST': return 'create';
-    case 'PUT': return 'update';
-    case 'PATCH': return 'patch';
-    case 'DELETE': return 'delete';
-    default: return method.toLowerCase();
-  }
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }

@@ -1,0 +1,66 @@
+/** Routing and naming for FakeKube: which object a path names, and the RBAC verb of a request. */
+import type { IncomingMessage } from 'node:http';
+
+export type KubeObject = { apiVersion?: string; kind?: string; metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string; [k: string]: unknown }; [k: string]: unknown };
+export interface Target { group: string; resource: string; namespace?: string; name?: string }
+
+export const KINDS: Record<string, { kind: string; apiVersion: string }> = {
+  namespaces: { kind: 'Namespace', apiVersion: 'v1' },
+  secrets: { kind: 'Secret', apiVersion: 'v1' },
+  configmaps: { kind: 'ConfigMap', apiVersion: 'v1' },
+  pods: { kind: 'Pod', apiVersion: 'v1' },
+  leases: { kind: 'Lease', apiVersion: 'coordination.k8s.io/v1' },
+  mutatingwebhookconfigurations: { kind: 'MutatingWebhookConfiguration', apiVersion: 'admissionregistration.k8s.io/v1' },
+};
+export const CLUSTER_SCOPED = new Set(['namespaces', 'mutatingwebhookconfigurations']);
+
+export function groupOf(resource: string): string {
+  const api = KINDS[resource]?.apiVersion ?? '';
+  return api.includes('/') ? api.split('/')[0]! : '';
+}
+
+export function keyOf(t: Target): string {
+  return `${t.group}/${t.resource}/${t.namespace ?? ''}/${t.name ?? ''}`;
+}
+
+export function belongs(obj: KubeObject, target: Target, nameFilter: string | undefined, kind: string): boolean {
+  if (obj.kind !== kind) return false;
+  if (target.namespace && obj.metadata.namespace !== target.namespace) return false;
+  return !nameFilter || obj.metadata.name === nameFilter;
+}
+
+/** /api/v1/... or /apis/<group>/<version>/...; then [namespaces/<ns>/]<resource>[/<name>]. */
+export function parsePath(pathname: string): Target | undefined {
+  const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  let group: string;
+  let rest: string[];
+  if (parts[0] === 'api' && parts[1] === 'v1') [group, rest] = ['', parts.slice(2)];
+  else if (parts[0] === 'apis' && parts.length >= 3) [group, rest] = [parts[1]!, parts.slice(3)];
+  else return undefined;
+  if (rest[0] === 'namespaces' && rest.length >= 3) return { group, namespace: rest[1], resource: rest[2]!, name: rest[3] };
+  if (rest.length === 0 || rest.length > 2) return undefined;
+  const target = { group, resource: rest[0]!, name: rest[1] };
+  if (target.resource !== 'tokenreviews' && !KINDS[target.resource]) return undefined;
+  if (target.resource !== 'tokenreviews' && !CLUSTER_SCOPED.has(target.resource) && target.name) return undefined;
+  return target;
+}
+
+export function verbOf(method: string, target: Target, isWatch: boolean): string {
+  switch (method) {
+    case 'GET': return target.name ? 'get' : isWatch ? 'watch' : 'list';
+    case 'POST': return 'create';
+    case 'PUT': return 'update';
+    case 'PATCH': return 'patch';
+    case 'DELETE': return 'delete';
+    default: return method.toLowerCase();
+  }
+}
+
+export function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
