@@ -90,9 +90,21 @@ export function rotationStatus(files: CaFiles): RotationStatus {
   }
 }
 
-export function formatRotationStatus(r: RotationStatus, now: number): string {
+/** How many namespaces hold the stored trust bundle (cluster mode), while a phase waits for that. */
+export interface PublicationProgress {
+  published: number;
+  namespaces: number;
+}
+
+/** Whether the rotation waits for the stored bundle to reach every namespace (then the count is worth showing). */
+export function awaitsPublication(r: RotationStatus): boolean {
+  return (r.phase === 'prepare' || r.phase === 'retire') && r.until === null;
+}
+
+export function formatRotationStatus(r: RotationStatus, now: number, publication?: PublicationProgress): string {
   const left = r.until === null ? '' : `, ${formatLeft(r.until - now)} left`;
-  return `rotation: ${r.phase}${r.id ? ` (${r.id})` : ''}: ${r.waitingFor}${left}`;
+  const reached = publication ? ` (${publication.published}/${publication.namespaces} namespaces have it)` : '';
+  return `rotation: ${r.phase}${r.id ? ` (${r.id})` : ''}: ${r.waitingFor}${reached}${left}`;
 }
 
 function formatLeft(ms: number): string {

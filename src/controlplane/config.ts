@@ -2,6 +2,10 @@ import { parseDuration, formatDuration } from '../common/duration.js';
 import { MIN_CERT_TTL_MS } from '../ca/ttl.js';
 import { validateTrustDomain } from '../pki/spiffe.js';
 
+/** How a cluster-mode control plane authenticates workload tokens. */
+export const TOKEN_VERIFIERS = ['jwks', 'tokenreview'] as const;
+export type TokenVerifierKind = (typeof TOKEN_VERIFIERS)[number];
+
 export interface ServeConfig {
   local: boolean;
   dataDir: string;
@@ -12,6 +16,11 @@ export interface ServeConfig {
   workloadCertTtlMs: number;
   maxWorkloadCertTtlMs: number;
   bundlePropagationDelayMs: number;
+  /** Cluster mode: kubeconfig file; undefined means in-cluster, $KUBECONFIG or ~/.kube/config. */
+  kubeconfig?: string;
+  tokenVerifier: TokenVerifierKind;
+  /** Cluster mode: refuse tokens not bound to a pod, and tokens whose pod no longer exists. */
+  requireBoundPod: boolean;
 }
 
 export const SERVE_DEFAULTS = {
@@ -23,9 +32,10 @@ export const SERVE_DEFAULTS = {
   'workload-cert-ttl': '24h',
   'max-workload-cert-ttl': '7d',
   'bundle-propagation-delay': '5m',
+  'token-verifier': 'jwks',
 } as const;
 
-export type ServeFlags = { local?: boolean } & Partial<Record<keyof typeof SERVE_DEFAULTS, string>>;
+export type ServeFlags = { local?: boolean; kubeconfig?: string; 'require-bound-pod'?: boolean } & Partial<Record<keyof typeof SERVE_DEFAULTS, string>>;
 
 /** Validates every flag and reports all wrong values at once, each with what would be right. */
 export function parseServeConfig(flags: ServeFlags): ServeConfig {
@@ -53,6 +63,10 @@ export function parseServeConfig(flags: ServeFlags): ServeConfig {
   } catch (err) {
     problems.push(`--trust-domain: ${(err as Error).message}`);
   }
+  const tokenVerifier = get('token-verifier');
+  if (!(TOKEN_VERIFIERS as readonly string[]).includes(tokenVerifier)) {
+    problems.push(`--token-verifier "${tokenVerifier.slice(0, 32)}" must be one of ${TOKEN_VERIFIERS.join(', ')}`);
+  }
   const config: ServeConfig = {
     local: flags.local === true,
     dataDir: get('data-dir'),
@@ -63,12 +77,19 @@ export function parseServeConfig(flags: ServeFlags): ServeConfig {
     workloadCertTtlMs: duration('workload-cert-ttl'),
     maxWorkloadCertTtlMs: duration('max-workload-cert-ttl'),
     bundlePropagationDelayMs: duration('bundle-propagation-delay'),
+    kubeconfig: flags.kubeconfig,
+    tokenVerifier: tokenVerifier as TokenVerifierKind,
+    requireBoundPod: flags['require-bound-pod'] === true,
   };
   if (config.workloadCertTtlMs && config.workloadCertTtlMs < MIN_CERT_TTL_MS) problems.push(`--workload-cert-ttl must be at least ${formatDuration(MIN_CERT_TTL_MS)}`);
   if (config.workloadCertTtlMs && config.maxWorkloadCertTtlMs && config.workloadCertTtlMs > config.maxWorkloadCertTtlMs) {
     problems.push(`--workload-cert-ttl (${formatDuration(config.workloadCertTtlMs)}) must not exceed --max-workload-cert-ttl (${formatDuration(config.maxWorkloadCertTtlMs)})`);
   }
   if (config.dataDir.trim() === '') problems.push('--data-dir must not be empty');
+  if (flags.kubeconfig !== undefined && flags.kubeconfig.trim() === '') problems.push('--kubeconfig must not be empty (omit it to use in-cluster config or $KUBECONFIG)');
+  // Said rather than ignored: someone passing these with --local expects them to do something.
+  const clusterOnly = (['kubeconfig', 'token-verifier', 'require-bound-pod'] as const).filter((k) => flags[k] !== undefined && flags[k] !== false);
+  if (config.local && clusterOnly.length) problems.push(`${clusterOnly.map((k) => `--${k}`).join(', ')} only apply to cluster mode; drop them or drop --local`);
   if (problems.length > 0) throw new Error(`invalid configuration: ${problems.join('; ')}`);
   return config;
 }

@@ -1,152 +1,133 @@
 import { randomBytes } from 'node:crypto';
-import { resolve, join } from 'node:path';
-import { fastify, type FastifyInstance } from 'fastify';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { systemClock, type Clock } from '../common/clock.js';
-import { installErrorHandling } from '../common/http-errors.js';
 import { createLogger, type Logger } from '../common/log.js';
-import { registerCaApi } from '../ca/api.js';
 import { CertificateAuthority } from '../ca/authority.js';
-import { loadLocalIssuer, LOCAL_ALGORITHM } from '../ca/auth/local-issuer.js';
-import { jwtVerifier } from '../ca/auth/jwt-verifier.js';
-import { FileCaStore } from '../ca/file-store.js';
 import { startRotationDriver } from '../ca/rotation/driver.js';
 import type { CaMaterial } from '../ca/material.js';
 import { caMetrics, type CaMetrics } from '../ca/metrics.js';
-import { PLUGIN_FILES } from '../ca/store.js';
-import { injectorConfig } from '../injector/config.js';
-import { registerInjector } from '../injector/webhook.js';
+import type { ClusterTiming } from './cluster-timing.js';
 import { parseServeConfig, type ServeConfig } from './config.js';
+import { localMode } from './local.js';
 import { monitoringServer } from './monitoring.js';
-import { issueServingCert, servingNames } from './serving-cert.js';
+import { httpsServers } from './servers.js';
 
 export interface ControlPlaneOptions extends Partial<ServeConfig> {
-  dataDir: string;
   local: boolean;
   clock?: Clock;
   random?: (n: number) => Buffer;
   logger?: Logger;
-  /** Where to listen; local mode defaults to loopback only. */
+  /** Where to listen; loopback in local mode, every interface in cluster mode (pods are reached through the Service). */
   host?: string;
   namespace?: string;
   /** How often the rotation driver re-checks its deadlines. */
   rotationTickMs?: number;
+  /** Cluster mode: the API to talk to, instead of loading --kubeconfig / in-cluster config. */
+  kubeConfig?: KubeConfig;
+  /** Cluster mode: this replica's name in leader election; default $POD_NAME, else the host name. */
+  identity?: string;
+  clusterTiming?: Partial<ClusterTiming>;
 }
 
 export interface ControlPlane {
   caUrl: string;
   webhookUrl: string;
   monitoringUrl: string;
+  /** The address listened on. */
+  host: string;
+  /** Local mode: the data directory and its root-cert.pem; '' in cluster mode. */
   dataDir: string;
   trustBundlePath: string;
+  /** Where the trust bundle is published: the file, or the ConfigMap in every namespace. */
+  trustBundle: string;
   authority: CertificateAuthority;
   registry: Registry;
+  /** Whether this replica runs the singleton work (always, in local mode). */
+  isLeader(): boolean;
   close(): Promise<void>;
 }
 
-const SERVING_TTL_MS = 24 * 3_600_000;
-
-/** meshid serve: the CA API, the injection webhook and monitoring, on one CA. */
+/** meshid serve: the CA API, the injection webhook and monitoring, on one CA; local and cluster mode differ only in ModeParts. */
 export async function startControlPlane(o: ControlPlaneOptions): Promise<ControlPlane> {
-  const cfg: ServeConfig = { ...parseServeConfig({}), ...definedOnly(o), dataDir: resolve(o.dataDir) };
-  if (!cfg.local) throw new Error('cluster mode is not available in this build yet; run with --local');
+  const cfg: ServeConfig = { ...parseServeConfig({}), ...definedOnly(o) };
   const clock = o.clock ?? systemClock;
   const random = o.random ?? randomBytes;
   const logger = o.logger ?? createLogger();
-  const host = o.host ?? '127.0.0.1';
-  const namespace = o.namespace ?? 'meshid-system';
-
-  const store = new FileCaStore(cfg.dataDir);
-  const authority = await CertificateAuthority.open({ store, trustDomain: cfg.trustDomain, clock, random, logger });
-  const issuer = await loadLocalIssuer(cfg.dataDir);
-  const verifier = jwtVerifier({ key: issuer.publicKey, issuer: issuer.issuer, algorithms: [LOCAL_ALGORITHM], clock });
+  const host = o.host ?? (cfg.local ? '127.0.0.1' : '0.0.0.0');
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const metrics = caMetrics(registry);
-  const serving = () => issueServingCert(authority.current(), { dnsNames: servingNames(namespace), ips: ['127.0.0.1', '::1'], now: clock.now(), ttlMs: SERVING_TTL_MS, random });
-  let cert = serving();
-
-  // Unknown properties and mistyped values are refused, not silently dropped or coerced (fastify defaults).
-  const caApp = fastify({ https: { key: cert.key, cert: cert.cert }, logger: false, ajv: { customOptions: { removeAdditional: false, coerceTypes: false } } });
-  installErrorHandling(caApp, logger);
-  registerCaApi(caApp, {
-    authority, verifier, trustDomain: cfg.trustDomain, clock, random, metrics,
-    ttl: { defaultMs: cfg.workloadCertTtlMs, maxMs: cfg.maxWorkloadCertTtlMs },
-    audit: logger.child({ audit: true }),
-  });
-  const webhookApp = fastify({ https: { key: cert.key, cert: cert.cert }, logger: false });
-  installErrorHandling(webhookApp, logger);
-  registerInjector(webhookApp, {
-    config: injectorConfig({ controlPlaneNamespace: namespace, trustDomain: cfg.trustDomain, caAddress: `meshid.${namespace}.svc:15012` }),
-    registry,
-    logger,
-  });
-  const monitoring = monitoringServer(registry, () => null, logger);
-
-  // A new signing CA (plug-in change or rotation) gets a new serving certificate, as does half-life.
-  const renewServing = () => {
-    cert = serving();
-    for (const app of [caApp, webhookApp]) app.server.setSecureContext({ key: cert.key, cert: cert.cert });
+  // Up first, so probes get an answer (not ready, and why) while the CA loads.
+  let notReady: string | null = 'loading the CA material';
+  const monitoring = monitoringServer(registry, () => notReady, logger);
+  const cleanup: Array<() => unknown> = [() => monitoring.close()];
+  const closeAll = async (): Promise<void> => {
+    for (const step of cleanup.splice(0)) await step();
   };
-  const stopWatching = authority.onChange((m) => {
-    renewServing();
-    recordExpiry(metrics, m);
-  });
-  recordExpiry(metrics, authority.current());
-  const renewTimer = setInterval(() => { if (clock.now() > cert.notAfter - SERVING_TTL_MS / 2) renewServing(); }, 60_000);
-  renewTimer.unref();
-
-  const rotation = startRotationDriver({
-    store, authority, clock, random, logger, registry,
-    trustDomain: cfg.trustDomain,
-    maxWorkloadTtlMs: cfg.maxWorkloadCertTtlMs,
-    bundlePropagationDelayMs: cfg.bundlePropagationDelayMs,
-    // Covers replicas that reload a little late and clock skew; scaled down so short-TTL demos finish in minutes.
-    retireMarginMs: Math.min(300_000, Math.max(10_000, cfg.maxWorkloadCertTtlMs / 10)),
-    // An operator's plug-in CA is theirs to replace; only a root meshid made is rotated on a schedule.
-    rotateAtFraction: isSelfMadeRoot(authority.current()) ? undefined : null,
-    tickMs: o.rotationTickMs ?? 1000,
-  });
-
-  const [caUrl, webhookUrl, monitoringUrl] = await listenAll([
-    [caApp, cfg.caPort, 'https'],
-    [webhookApp, cfg.webhookPort, 'https'],
-    [monitoring, cfg.monitoringPort, 'http'],
-  ], host);
-
-  return {
-    caUrl: caUrl!, webhookUrl: webhookUrl!, monitoringUrl: monitoringUrl!,
-    dataDir: cfg.dataDir,
-    trustBundlePath: join(cfg.dataDir, PLUGIN_FILES.roots),
-    authority,
-    registry,
-    async close() {
-      clearInterval(renewTimer);
-      rotation.stop();
-      stopWatching();
-      authority.close();
-      await Promise.all([caApp.close(), webhookApp.close(), monitoring.close()]);
-    },
-  };
-}
-
-async function listenAll(servers: Array<[FastifyInstance, number, string]>, host: string): Promise<string[]> {
-  const started: FastifyInstance[] = [];
   try {
-    const urls: string[] = [];
-    for (const [app, port, scheme] of servers) {
-      await app.listen({ port, host });
-      started.push(app);
-      const addr = app.server.address();
-      const actual = typeof addr === 'object' && addr ? addr.port : port;
-      urls.push(`${scheme}://${host.includes(':') ? `[${host}]` : host}:${actual}`);
-    }
-    return urls;
+    const [monitoringUrl] = await listenAll([[monitoring, cfg.monitoringPort, 'http']], host);
+    // Cluster mode is loaded only when used: the Kubernetes client takes about half a second to load.
+    const factory = cfg.local ? localMode : (await import('./cluster.js')).clusterMode;
+    const mode = await factory(cfg, {
+      clock, logger, registry, notReady: (reason) => { notReady = reason; },
+      namespace: o.namespace, kubeConfig: o.kubeConfig, identity: o.identity, timing: o.clusterTiming,
+    });
+    const authority = await mode.startup('load the CA material', () => CertificateAuthority.open({ store: mode.store, trustDomain: cfg.trustDomain, clock, random, logger }));
+    cleanup.unshift(() => authority.close());
+
+    const metrics = caMetrics(registry);
+    const servers = httpsServers({ cfg, authority, verifier: mode.verifier, namespace: mode.namespace, clock, random, logger, registry, metrics });
+    cleanup.unshift(() => servers.close());
+    cleanup.unshift(authority.onChange((m) => {
+      servers.renewServingCert();
+      recordExpiry(metrics, m);
+    }));
+    recordExpiry(metrics, authority.current());
+    const attached = mode.attach(authority);
+    cleanup.unshift(() => attached.close());
+    const [caUrl, webhookUrl] = await listenAll([[servers.caApp, cfg.caPort, 'https'], [servers.webhookApp, cfg.webhookPort, 'https']], host);
+
+    const rotation = startRotationDriver({
+      store: mode.store, authority, clock, random, logger, registry,
+      trustDomain: cfg.trustDomain,
+      maxWorkloadTtlMs: cfg.maxWorkloadCertTtlMs,
+      bundlePropagationDelayMs: cfg.bundlePropagationDelayMs,
+      // Covers replicas that reload a little late and clock skew; scaled down so short-TTL demos finish in minutes.
+      retireMarginMs: Math.min(300_000, Math.max(10_000, cfg.maxWorkloadCertTtlMs / 10)),
+      // An operator's plug-in CA is theirs to replace; only a root meshid made is rotated on a schedule.
+      rotateAtFraction: isSelfMadeRoot(authority.current()) ? undefined : null,
+      tickMs: o.rotationTickMs ?? 1000,
+      ...attached.rotation,
+    });
+    cleanup.unshift(() => rotation.stop());
+    notReady = null;
+
+    return {
+      caUrl: caUrl!, webhookUrl: webhookUrl!, monitoringUrl: monitoringUrl!, host,
+      dataDir: mode.dataDir, trustBundlePath: mode.trustBundlePath, trustBundle: mode.trustBundle,
+      authority, registry,
+      isLeader: attached.isLeader,
+      close: closeAll,
+    };
   } catch (err) {
-    await Promise.all(started.map((a) => a.close()));
+    await closeAll();
     throw err;
   }
+}
+
+/** URLs name where a local client reaches the server: a wildcard address becomes loopback, which the serving certificate names. */
+async function listenAll(servers: Array<[FastifyInstance, number, string]>, host: string): Promise<string[]> {
+  const urls: string[] = [];
+  const reach = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  for (const [app, port, scheme] of servers) {
+    await app.listen({ port, host });
+    const addr = app.server.address();
+    const actual = typeof addr === 'object' && addr ? addr.port : port;
+    urls.push(`${scheme}://${reach.includes(':') ? `[${reach}]` : reach}:${actual}`);
+  }
+  return urls;
 }
 
 function recordExpiry(metrics: CaMetrics, m: CaMaterial): void {

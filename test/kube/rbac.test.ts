@@ -13,6 +13,7 @@ import { ensureWebhookCaBundle } from '../../src/kube/webhook-cabundle.js';
 import { FakeKube, type RecordedCall } from '../helpers/fake-kube.js';
 import { type Manifest, renderKustomization } from './render-manifests.js';
 import { waitFor } from '../helpers/wait.js';
+import { publishedBundle, requestCert, startFakeCluster, startReplica, webhookCaBundles } from '../helpers/fake-cluster.js';
 
 const NS = 'meshid-system';
 const SA = { name: 'meshid', namespace: NS };
@@ -53,6 +54,9 @@ const show = (c: RecordedCall): string => c.path ? `${c.verb} ${c.path}` : `${c.
 describe('RBAC in manifests/ against every call src/kube makes', () => {
   let fake: FakeKube;
   let calls: RecordedCall[];
+  /** What `meshid serve` in cluster mode (JWKS, bound-pod check) called, wired as it ships. */
+  let wired: RecordedCall[];
+  const cleanups: Array<() => unknown> = [];
   const grants = grantsFor(renderKustomization(join(process.cwd(), 'manifests')));
 
   /** Drives every component through its paths, as `meshid serve` in cluster mode does. */
@@ -93,9 +97,38 @@ describe('RBAC in manifests/ against every call src/kube makes', () => {
     await waitFor(() => fake.calls.some((c) => c.verb === 'watch' && c.resource === 'secrets' && c.name === 'cacerts'));
     stopWatch();
     reconciler.stop();
-    calls = [...fake.calls];
+
+    const scope = { after: (fn: () => unknown) => void cleanups.push(fn) };
+    const cluster = await startFakeCluster(scope);
+    const cp = await startReplica(scope, cluster.fake, { identity: 'meshid-0', requireBoundPod: true });
+    const roots = cp.authority.current().roots.join('');
+    const issued = await requestCert(cp, await cluster.token({ namespace: 'shop', serviceAccount: 'cart', pod: { name: 'cart-0', uid: 'uid-cart-0' } }), roots);
+    assert.equal(issued.status, 200, issued.code);
+    await waitFor(() => ['default', 'shop'].every((ns) => publishedBundle(cluster.fake, ns) === roots) && webhookCaBundles(cluster.fake)[0] === roots
+      && cluster.fake.calls.some((c) => c.verb === 'update' && c.resource === 'leases'));
+    await cp.close();
+    wired = [...cluster.fake.calls];
+    calls = [...fake.calls, ...wired];
   });
-  after(() => fake.close());
+  after(async () => {
+    for (const fn of cleanups.reverse()) await fn();
+    await fake.close();
+  });
+
+  it('the wired control plane made the calls of each of its parts', () => {
+    const kinds = new Set(wired.map(show));
+    for (const expected of [
+      'get core/secrets in meshid-system name=cacerts', 'get core/secrets in meshid-system name=meshid-ca', 'create core/secrets in meshid-system',
+      'watch core/secrets in meshid-system name=meshid-ca', 'watch core/secrets in meshid-system name=cacerts',
+      'get /.well-known/openid-configuration', 'get /openid/v1/jwks', 'get core/pods in shop name=cart-0',
+      'get coordination.k8s.io/leases in meshid-system name=meshid-leader', 'create coordination.k8s.io/leases in meshid-system',
+      'update coordination.k8s.io/leases in meshid-system name=meshid-leader',
+      'list core/namespaces (all namespaces)', 'watch core/namespaces (all namespaces)', 'create core/configmaps in shop',
+      'list core/configmaps (all namespaces) name=meshid-ca-root-cert', 'watch core/configmaps (all namespaces) name=meshid-ca-root-cert',
+      'get admissionregistration.k8s.io/mutatingwebhookconfigurations (all namespaces) name=meshid-sidecar-injector',
+      'patch admissionregistration.k8s.io/mutatingwebhookconfigurations (all namespaces) name=meshid-sidecar-injector',
+    ]) assert.ok(kinds.has(expected), `expected the control plane to make: ${expected}\nmade:\n${[...kinds].join('\n')}`);
+  });
 
   it('the scenario exercised every kind of call the code makes', () => {
     const kinds = new Set(calls.map(show));

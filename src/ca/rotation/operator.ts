@@ -1,5 +1,5 @@
-import { formatRotationStatus, rotationStatus } from '../status.js';
-import { StoreConflictError, type CaStore } from '../store.js';
+import { awaitsPublication, formatRotationStatus, rotationStatus, type PublicationProgress } from '../status.js';
+import { PLUGIN_FILES, StoreConflictError, type CaStore } from '../store.js';
 import { requestRotation } from './plan.js';
 import { parseRotationState } from './state.js';
 
@@ -14,6 +14,8 @@ export interface RotateRootOptions {
   pollMs?: number;
   /** With wait: a progress line at least this often, even when nothing but the time left changed. */
   progressEveryMs?: number;
+  /** Cluster mode: how many namespaces hold a bundle, shown while the rotation waits for it to be published. */
+  publication?: (bundle: string) => Promise<PublicationProgress | undefined>;
 }
 
 /**
@@ -65,10 +67,11 @@ async function follow(o: RotateRootOptions, id: string, pollMs: number): Promise
       o.print(status.id === id ? `root rotation ${id} complete: the new root is the only trusted root and the new CA signs` : `no rotation in progress (${status.waitingFor})`);
       return;
     }
-    const key = `${status.phase} ${status.waitingFor}`;
+    const publication = o.publication && awaitsPublication(status) ? await o.publication(stored.files[PLUGIN_FILES.roots] ?? '') : undefined;
+    const key = `${status.phase} ${status.waitingFor} ${publication?.published}/${publication?.namespaces}`;
     const now = o.now();
     if (key !== shown || now - shownAt >= (o.progressEveryMs ?? 10_000)) {
-      o.print(formatRotationStatus(status, now));
+      o.print(formatRotationStatus(status, now, publication));
       shown = key;
       shownAt = now;
     }

@@ -1,0 +1,58 @@
+import { hostname } from 'node:os';
+import { createKubeClients, controlPlaneNamespace, loadKubeConfig } from '../kube/client.js';
+import { BUNDLE_CONFIGMAP } from '../kube/bundle-reconciler.js';
+import { SecretCaStore } from '../kube/secret-store.js';
+import { CLUSTER_TIMING } from './cluster-timing.js';
+import { clusterTokenVerifier } from './cluster-verifier.js';
+import { LeaderDuties } from './leader-duties.js';
+import type { ModeFactory } from './mode.js';
+import { retryStartup } from './startup-retry.js';
+import { startWebhookUpkeep } from './webhook-upkeep.js';
+
+/**
+ * `meshid serve` in a cluster: CA material in a Secret, tokens checked against the cluster, and the
+ * singleton work (bundle publishing, rotation) on the Lease holder. Every replica signs, serves the
+ * webhook and keeps the webhook's caBundle current.
+ */
+export const clusterMode: ModeFactory = async (cfg, ctx) => {
+  const timing = { ...CLUSTER_TIMING, ...ctx.timing };
+  const log = ctx.logger.child({ mode: 'cluster' });
+  const clients = createKubeClients(ctx.kubeConfig ?? loadKubeConfig({ kubeconfig: cfg.kubeconfig }));
+  const namespace = ctx.namespace ?? controlPlaneNamespace();
+  const startup = <T>(what: string, step: () => Promise<T>): Promise<T> =>
+    retryStartup(what, step, { retryMs: timing.startupRetryMs, log, onFailure: ctx.notReady });
+  const verifier = await clusterTokenVerifier(clients, { kind: cfg.tokenVerifier, requireBoundPod: cfg.requireBoundPod, clock: ctx.clock, startup });
+  log.info({ namespace, tokenVerifier: cfg.tokenVerifier, requireBoundPod: cfg.requireBoundPod }, 'cluster mode');
+
+  return {
+    store: new SecretCaStore({ core: clients.core, watch: clients.watch, namespace, watchRetryMs: timing.watchRetryMs, log }),
+    verifier,
+    namespace,
+    trustBundle: `configmap/${BUNDLE_CONFIGMAP}`,
+    dataDir: '',
+    trustBundlePath: '',
+    startup,
+    attach(authority) {
+      const bundle = (): string => authority.current().roots.join('');
+      const duties = new LeaderDuties({
+        clients, namespace, identity: ctx.identity || process.env.POD_NAME || hostname(), clock: ctx.clock, timing, log, registry: ctx.registry,
+      });
+      duties.setBundle(bundle());
+      const webhook = startWebhookUpkeep({ admission: clients.admission, bundle, retryMs: timing.webhookRetryMs, resyncMs: timing.webhookResyncMs, log });
+      const stopWatching = authority.onChange(() => {
+        duties.setBundle(bundle());
+        webhook.changed();
+      });
+      duties.start();
+      return {
+        rotation: { isLeader: () => duties.isLeader(), publishedEverywhere: (b) => duties.publishedEverywhere(b) },
+        isLeader: () => duties.isLeader(),
+        async close() {
+          stopWatching();
+          webhook.stop();
+          await duties.stop();
+        },
+      };
+    },
+  };
+};

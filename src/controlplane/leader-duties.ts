@@ -1,0 +1,86 @@
+import { Gauge, type Registry } from 'prom-client';
+import type { Clock } from '../common/clock.js';
+import type { Logger } from '../common/log.js';
+import { BundleReconciler } from '../kube/bundle-reconciler.js';
+import type { KubeClients } from '../kube/client.js';
+import { LeaderElector } from '../kube/leader.js';
+import type { ClusterTiming } from './cluster-timing.js';
+import { canonicalBundle } from './trust-bundle.js';
+
+export interface LeaderDutiesOptions {
+  clients: KubeClients;
+  namespace: string;
+  identity: string;
+  clock: Clock;
+  timing: ClusterTiming;
+  log: Logger;
+  registry: Registry;
+}
+
+/**
+ * The work one replica does for all (a Lease decides which): publishing the trust bundle to every
+ * namespace, and answering the rotation driver whether a bundle is published everywhere yet. Each
+ * term of leadership starts a fresh reconciler, so progress from an earlier term is never trusted.
+ */
+export class LeaderDuties {
+  private readonly elector: LeaderElector;
+  private reconciler: BundleReconciler | null = null;
+  private bundle: string | null = null;
+  private readonly gauge: Gauge;
+
+  constructor(private readonly o: LeaderDutiesOptions) {
+    this.gauge = (o.registry.getSingleMetric('meshid_leader') as Gauge | undefined)
+      ?? new Gauge({ name: 'meshid_leader', help: 'Whether this replica holds the meshid-leader Lease (1) or not (0)', registers: [o.registry] });
+    this.gauge.set(0);
+    this.elector = new LeaderElector({
+      coordination: o.clients.coordination, namespace: o.namespace, identity: o.identity, clock: o.clock, log: o.log,
+      leaseDurationMs: o.timing.leaseDurationMs, retryIntervalMs: o.timing.leaderRetryMs,
+      onStartedLeading: () => this.lead(),
+      onStoppedLeading: () => this.follow(),
+    });
+  }
+
+  start(): void {
+    this.elector.start();
+  }
+
+  isLeader(): boolean {
+    return this.elector.isLeader();
+  }
+
+  /** The bundle to publish: every root of the CA this replica has loaded, canonical PEM. */
+  setBundle(pem: string): void {
+    this.bundle = pem;
+    this.reconciler?.setBundle(pem);
+  }
+
+  /** For the rotation driver: true once the last pass of this term put exactly `bundle` in every live namespace. */
+  async publishedEverywhere(bundle: string): Promise<boolean> {
+    const want = canonicalBundle(bundle);
+    const p = this.reconciler?.progress();
+    return !!p && want !== null && p.bundle === want && p.namespaces > 0 && p.published === p.namespaces;
+  }
+
+  /** Hands the lease over at once rather than letting it expire. */
+  async stop(): Promise<void> {
+    await this.elector.stop({ release: true });
+    this.follow();
+  }
+
+  private lead(): void {
+    const t = this.o.timing;
+    this.reconciler = new BundleReconciler({
+      core: this.o.clients.core, watch: this.o.clients.watch, log: this.o.log,
+      debounceMs: t.bundleDebounceMs, resyncMs: t.bundleResyncMs, watchRetryMs: t.watchRetryMs,
+    });
+    if (this.bundle !== null) this.reconciler.setBundle(this.bundle);
+    this.reconciler.start();
+    this.gauge.set(1);
+  }
+
+  private follow(): void {
+    this.reconciler?.stop();
+    this.reconciler = null;
+    this.gauge.set(0);
+  }
+}
