@@ -80,8 +80,9 @@ test('meshid ca rotate-root --wait under two running agents: every mTLS handshak
   const requested = at(/^root rotation \S+ requested in /);
   const prepare = at(/^rotation: prepare \(\S+\): /);
   const activate = at(/^rotation: activate \(\S+\): leaves signed by the old CA to expire, then the old root is retired, \S+ left$/);
+  const retire = at(/^rotation: retire \(\S+\): /);
   const complete = at(/^root rotation \S+ complete: the new root is the only trusted root and the new CA signs$/);
-  assert.ok(requested === 0 && prepare > requested && activate > prepare && complete === out.length - 1, `rotate-root output in order:\n${rotation.stdout}`);
+  assert.ok(requested === 0 && prepare > requested && activate > prepare && retire > activate && complete === out.length - 1, `rotate-root output in order:\n${rotation.stdout}`);
 
   // The control plane's own record of each step, with its time: the phase boundaries of this run.
   const stepAt = new Map<string, number>();

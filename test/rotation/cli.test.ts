@@ -60,6 +60,7 @@ describe('meshid ca rotate-root and ca status (local mode, real CLI)', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /rotation: prepare .*left/);
     assert.match(r.stdout, /rotation: activate .*leaves signed by the old CA to expire.*left/);
+    assert.match(r.stdout, /rotation: retire .*the old root has left the trust bundle/);
     assert.match(r.stdout, /complete: the new root is the only trusted root and the new CA signs/);
 
     // A fresh rotation with a control plane running: picked up at once; a second command follows it to the end.

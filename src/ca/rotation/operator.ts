@@ -64,6 +64,8 @@ async function follow(o: RotateRootOptions, id: string, pollMs: number): Promise
     const status = rotationStatus(stored.files);
     if (status.phase === 'error') throw new Error(status.waitingFor);
     if (status.phase === 'idle') {
+      // The driver may retire and finish in one tick, so retire is never seen as a phase of its own.
+      if (status.id === id && !shown.startsWith('retire')) o.print(`rotation: retire (${id}): the old root has left the trust bundle`);
       o.print(status.id === id ? `root rotation ${id} complete: the new root is the only trusted root and the new CA signs` : `no rotation in progress (${status.waitingFor})`);
       return;
     }
