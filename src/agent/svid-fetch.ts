@@ -29,11 +29,12 @@ export function createSvidFetcher(o: SvidFetchOptions): FetchSvid {
     const token = await readToken(o.tokenFile);
     const { privateKey, publicKey } = generateKeyPair(o.keyAlgorithm ?? 'ec-p256');
     const csrPem = buildCsrPem(privateKey, publicKey, o.spiffeId);
+    const requestedAt = o.clock.now();
     const res = await requestCertificate(
       { caUrl: o.caUrl, trustedRoots: () => trustedRoots(o.caRootFile, o.knownRoots()), timeoutMs: o.caTimeoutMs },
       { csrPem, token, ttlSeconds: o.ttlSeconds },
     );
-    return verifyIssued(res, { spiffeId: o.spiffeId, publicKey, keyPem: privateKeyPem(privateKey), now: o.clock.now() });
+    return verifyIssued(res, { spiffeId: o.spiffeId, publicKey, keyPem: privateKeyPem(privateKey), now: o.clock.now(), requestedAt });
   };
 }
 

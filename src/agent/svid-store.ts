@@ -17,6 +17,7 @@ export class SvidStore extends EventEmitter<{ change: [StoreChange] }> {
   private bundle: string[] = [];
   private svidVersionValue = '';
   private bundleVersionValue = '';
+  private fileBundleAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly clock: Clock) {
     super();
@@ -39,12 +40,16 @@ export class SvidStore extends EventEmitter<{ change: [StoreChange] }> {
     return this.bundleVersionValue;
   }
 
-  /** Installs a newer SVID (and the bundle it came with). An expired one is refused. */
+  /**
+   * Installs a newer SVID, and the bundle it came with unless the mounted file changed the bundle while the
+   * request was in flight: that answer's bundle is older news, and taking it could drop a root that was just
+   * added for a rotation until the next renewal. An expired SVID is refused.
+   */
   setSvid(svid: Svid): boolean {
     if (svid.notAfter <= this.clock.now()) return false;
     this.svid = svid;
     this.svidVersionValue = versionOf(svid.chainPem);
-    const bundleChanged = this.replaceBundle(svid.bundlePem);
+    const bundleChanged = svid.requestedAt >= this.fileBundleAt && this.replaceBundle(svid.bundlePem);
     this.emit('change', { svid: true, bundle: bundleChanged });
     return true;
   }
@@ -52,6 +57,7 @@ export class SvidStore extends EventEmitter<{ change: [StoreChange] }> {
   /** A bundle learnt outside a renewal (the CA root file changed during a root rotation). */
   setBundle(roots: string[]): boolean {
     if (roots.length === 0 || !this.replaceBundle(roots)) return false;
+    this.fileBundleAt = this.clock.now();
     this.emit('change', { svid: false, bundle: true });
     return true;
   }

@@ -14,6 +14,8 @@ export interface Svid {
   notAfter: number;
   /** When the agent received it: the renewal schedule counts from here, since the CA backdates notBefore. */
   obtainedAt: number;
+  /** When the request was sent: a bundle the mounted file showed after that is newer than the one this answer carries. */
+  requestedAt: number;
 }
 
 export interface IssuedResponse {
@@ -29,7 +31,7 @@ const CODE = 'invalid_ca_response';
  */
 export function verifyIssued(
   res: IssuedResponse,
-  expected: { spiffeId: string; publicKey: KeyObject; keyPem: string; now: number },
+  expected: { spiffeId: string; publicKey: KeyObject; keyPem: string; now: number; requestedAt?: number },
 ): Svid {
   const chain = pemList(res.certChain, 'certChain').map((pem) => parseCert(pem, 'certChain'));
   const roots = pemList(res.trustBundle, 'trustBundle').map((pem) => parseCert(pem, 'trustBundle'));
@@ -58,6 +60,7 @@ export function verifyIssued(
     notBefore,
     notAfter,
     obtainedAt: expected.now,
+    requestedAt: expected.requestedAt ?? expected.now,
   };
 }
 

@@ -36,8 +36,8 @@ test('retry backoff grows, is capped, jittered, and never sleeps past the held c
   assert.equal(retryDelay(30, 0.999, 9_900, 10_000), 100);
 });
 
-function svid(notAfter: number, bundle = ['root-a']): Svid {
-  return { spiffeId: 'spiffe://td/ns/a/sa/b', chainPem: [`leaf-${notAfter}`], keyPem: 'k', bundlePem: bundle, notBefore: 0, notAfter, obtainedAt: 0 };
+function svid(notAfter: number, bundle = ['root-a'], requestedAt = 0): Svid {
+  return { spiffeId: 'spiffe://td/ns/a/sa/b', chainPem: [`leaf-${notAfter}`], keyPem: 'k', bundlePem: bundle, notBefore: 0, notAfter, obtainedAt: requestedAt, requestedAt };
 }
 
 test('the store never returns an expired SVID, refuses one, and reports bundle changes separately', () => {
@@ -54,6 +54,20 @@ test('the store never returns an expired SVID, refuses one, and reports bundle c
   clock.set(6000);
   assert.equal(store.current(), null);
   assert.deepEqual(store.roots(), ['root-a', 'root-b']);
+});
+
+test('a renewal answer sent before the mounted bundle changed does not undo that change', () => {
+  const clock = new ManualClock(1000);
+  const store = new SvidStore(clock);
+  assert.ok(store.setSvid(svid(50_000, ['root-old'], 1000)));
+  const requestedAt = clock.now();
+  clock.set(2000);
+  assert.ok(store.setBundle(['root-old', 'root-new']), 'rotation: the file gains the new root');
+  clock.set(3000);
+  assert.ok(store.setSvid(svid(60_000, ['root-old'], requestedAt)), 'the in-flight answer still installs its SVID');
+  assert.deepEqual(store.roots(), ['root-old', 'root-new'], 'but not its older bundle');
+  assert.ok(store.setSvid(svid(70_000, ['root-new'], clock.now())));
+  assert.deepEqual(store.roots(), ['root-new'], 'an answer to a later request is newer than the file');
 });
 
 test('the bundle watcher pushes a changed root file and ignores garbage', async (t) => {
