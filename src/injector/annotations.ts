@@ -62,11 +62,48 @@ export function defaultOverrides(config: InjectorConfig): Overrides {
   };
 }
 
+// Pods mostly carry no overrides or the same few; the bound only stops a flood of distinct ones.
+const MAX_PARSED = 64;
+const parsed = new WeakMap<InjectorConfig, Map<string, Overrides>>();
+
 /**
  * Reads `sidecar.meshid.io/*` annotations. An unknown key under the prefix is refused too: a typo
  * such as `proxyCpu` silently doing nothing is worse than a denied pod that says why.
+ *
+ * The result is frozen and the same object for the same override annotations, so the sidecar
+ * rendered from it can be memoized on it (render.ts). Refusals are not remembered.
  */
 export function parseOverrides(annotations: Record<string, unknown> | undefined, config: InjectorConfig): Overrides {
+  let byKey = parsed.get(config);
+  if (!byKey) parsed.set(config, (byKey = new Map()));
+  const key = overridesKey(annotations);
+  let o = byKey.get(key);
+  if (!o) {
+    o = deepFreeze(parseFresh(annotations, config));
+    if (byKey.size >= MAX_PARSED) byKey.clear();
+    byKey.set(key, o);
+  }
+  return o;
+}
+
+/** The override annotations exactly as given, values unconverted; '' when there are none. */
+function overridesKey(annotations: Record<string, unknown> | undefined): string {
+  let pairs: unknown[] | undefined;
+  for (const name of Object.keys(annotations ?? {})) {
+    if (name.startsWith(OVERRIDE_PREFIX)) (pairs ??= []).push(name, annotations![name]);
+  }
+  return pairs ? JSON.stringify(pairs) : '';
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    for (const child of Object.values(v)) deepFreeze(child);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+function parseFresh(annotations: Record<string, unknown> | undefined, config: InjectorConfig): Overrides {
   const out = defaultOverrides(config);
   for (const [name, raw] of Object.entries(annotations ?? {})) {
     if (!name.startsWith(OVERRIDE_PREFIX)) continue;

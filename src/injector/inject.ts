@@ -7,7 +7,7 @@ import { rewriteProbes, type ProbeRewrite } from './probes.js';
 import { renderSidecar } from './render.js';
 import { assertPodShape } from './shape.js';
 import { readStatus, uninject, writeStatus, type InjectionStatus } from './status.js';
-import type { Container, Pod } from './types.js';
+import { extend, type Container, type Pod } from './types.js';
 
 export interface InjectOutcome {
   decision: Decision;
@@ -47,7 +47,7 @@ export function injectPod(input: unknown, namespace: string, config: InjectorCon
     containers = o.holdApplicationUntilProxyStarts ? [sidecar.proxy, ...probes.containers] : [...probes.containers, sidecar.proxy];
   }
 
-  const annotations = { ...base.metadata?.annotations };
+  const annotations: Record<string, string> = extend(base.metadata?.annotations ?? {}, {});
   const firstApp = base.spec.containers[0]?.name;
   const setDefault = annotations[DEFAULT_CONTAINER_ANNOTATION] === undefined && firstApp !== undefined;
   if (setDefault) annotations[DEFAULT_CONTAINER_ANNOTATION] = firstApp;
@@ -62,11 +62,10 @@ export function injectPod(input: unknown, namespace: string, config: InjectorCon
   };
   annotations[STATUS_ANNOTATION] = writeStatus(record);
 
-  const pod: Pod = {
-    ...base,
-    metadata: { ...base.metadata, annotations },
-    spec: { ...base.spec, initContainers, containers, volumes: [...(base.spec.volumes ?? []), ...sidecar.volumes] },
-  };
+  const pod = extend(base, {
+    metadata: extend(base.metadata ?? {}, { annotations }),
+    spec: extend(base.spec, { initContainers, containers, volumes: [...(base.spec.volumes ?? []), ...sidecar.volumes] }),
+  });
   return { decision, pod };
 }
 

@@ -92,7 +92,9 @@ function applyToDocument(doc: Document, prefix: string[], ops: Operation[]): voi
     } else if (op.op === 'add' || op.op === 'replace') {
       const parent = doc.getIn(path.slice(0, -1), true);
       const last = path[path.length - 1]!;
-      const node = doc.createNode(op.value);
+      // The rendered sidecar shares objects (one resources block for both containers, one frozen
+      // rendering for every pod); written out they must be plain copies, not YAML anchors and aliases.
+      const node = doc.createNode(op.value, { aliasDuplicateObjects: false });
       if (op.op === 'add' && isSeq(parent) && Number(last) < parent.items.length) parent.items.splice(Number(last), 0, node);
       else doc.setIn(path, node);
     }

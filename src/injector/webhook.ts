@@ -1,8 +1,8 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { errorBody, isMeshidError } from '../common/errors.js';
-import { admit, parseReview, reviewOf } from './admission.js';
+import { admit, parseReview, reviewJson, reviewOf, type AdmissionRequest, type AdmissionResponse } from './admission.js';
 import type { InjectorConfig } from './config.js';
 import { injectorMetrics, type InjectorMetrics } from './metrics.js';
 
@@ -15,49 +15,106 @@ export interface InjectorDeps {
   logger: Logger;
 }
 
+/** The envelope the API server sends; `request.object` is the pod, checked by the injection itself. */
+const REVIEW_REQUEST_SCHEMA = {
+  type: 'object',
+  required: ['apiVersion', 'kind', 'request'],
+  properties: {
+    apiVersion: { const: 'admission.k8s.io/v1' },
+    kind: { const: 'AdmissionReview' },
+    request: {
+      type: 'object',
+      required: ['uid', 'kind'],
+      properties: {
+        uid: { type: 'string', minLength: 1, maxLength: 128 },
+        kind: { type: 'object', required: ['version', 'kind'], properties: { group: { type: 'string' }, version: { type: 'string' }, kind: { type: 'string' } } },
+        subResource: { type: ['string', 'null'] },
+        namespace: { type: ['string', 'null'] },
+        operation: { type: ['string', 'null'] },
+        object: {},
+        dryRun: {},
+      },
+    },
+  },
+} as const;
+
+const REVIEW_RESPONSE_SCHEMA = {
+  type: 'object',
+  properties: {
+    apiVersion: { type: 'string' },
+    kind: { type: 'string' },
+    response: {
+      type: 'object',
+      properties: {
+        uid: { type: 'string' },
+        allowed: { type: 'boolean' },
+        patchType: { type: 'string' },
+        patch: { type: 'string', contentEncoding: 'base64' },
+        status: { type: 'object', properties: { code: { type: 'integer' }, message: { type: 'string' } } },
+      },
+    },
+  },
+} as const;
+
+const ERROR_SCHEMA = {
+  type: 'object',
+  properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+} as const;
+
+/**
+ * parseReview enforces REVIEW_REQUEST_SCHEMA, naming the field at fault and with no type coercion
+ * (fastify's shared Ajv would turn a numeric uid into a string), and hands the handler the request.
+ */
+const validateReview = (body: unknown) => {
+  try {
+    return { value: parseReview(body) };
+  } catch (err) {
+    if (!isMeshidError(err)) throw err;
+    return { error: err };
+  }
+};
+
+/** The review is written by reviewJson, which copies the base64 patch in without escaping it. */
+const serializeReview = (review: { response: AdmissionResponse }) => reviewJson(review.response);
+
 /** Adds `POST /inject` (AdmissionReview v1) to an HTTPS fastify server the caller owns. */
 export function registerInjector(app: FastifyInstance, deps: InjectorDeps): void {
   const metrics = injectorMetrics(deps.registry);
   const log = deps.logger.child({ component: 'injector' });
-  app.route({
+  app.route<{ Body: AdmissionRequest }>({
     method: 'POST',
     url: '/inject',
     bodyLimit: INJECT_BODY_LIMIT,
-    onRequest: async (req, reply) => {
+    schema: { body: REVIEW_REQUEST_SCHEMA, response: { 200: REVIEW_RESPONSE_SCHEMA, '4xx': ERROR_SCHEMA, '5xx': ERROR_SCHEMA } },
+    validatorCompiler: () => validateReview,
+    serializerCompiler: ({ httpStatus }) => (httpStatus === '200' ? serializeReview : JSON.stringify),
+    onRequest: (req, reply, done) => {
       metrics.requests.inc();
       // Checked before the body is read: fastify's text/plain parser would otherwise accept it.
       if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
         metrics.failed.inc({ reason: 'unsupported_media_type' });
-        return reply.code(415).send(errorBody('unsupported_media_type', 'send the AdmissionReview as application/json'));
+        reply.code(415).send(errorBody('unsupported_media_type', 'send the AdmissionReview as application/json'));
+        return;
       }
+      done();
     },
     errorHandler: (err, _req, reply) => sendRequestError(err, reply, metrics, log),
-    handler: async (req: FastifyRequest, reply: FastifyReply) => {
-      const end = metrics.duration.startTimer();
-      try {
-        let request;
-        try {
-          request = parseReview(req.body);
-        } catch (err) {
-          if (!isMeshidError(err)) throw err;
-          metrics.failed.inc({ reason: err.code });
-          return reply.code(400).send(errorBody(err.code, err.message));
-        }
-        const { response, outcome } = admit(request, deps.config);
-        const where = { uid: request.uid, namespace: request.namespace, dryRun: request.dryRun };
-        if (outcome.kind === 'injected') {
-          if (!outcome.dryRun) metrics.injected.inc();
-          log.debug({ ...where, patchBytes: outcome.patchBytes }, 'pod injected');
-        } else if (outcome.kind === 'skipped') {
-          metrics.skipped.inc({ reason: outcome.reason });
-        } else {
-          metrics.failed.inc({ reason: outcome.reason });
-          log.info({ ...where, reason: outcome.reason }, `pod denied: ${outcome.message}`);
-        }
-        return reply.code(200).send(reviewOf(response));
-      } finally {
-        end();
+    handler: async (req, reply) => {
+      const request = req.body;
+      const { response, outcome } = admit(request, deps.config);
+      if (outcome.kind === 'injected') {
+        if (!outcome.dryRun) metrics.injected.inc();
+        log.debug({ uid: request.uid, namespace: request.namespace, dryRun: request.dryRun, patchBytes: outcome.patchBytes }, 'pod injected');
+      } else if (outcome.kind === 'skipped') {
+        metrics.skipped.inc({ reason: outcome.reason });
+      } else {
+        metrics.failed.inc({ reason: outcome.reason });
+        log.info({ uid: request.uid, namespace: request.namespace, dryRun: request.dryRun, reason: outcome.reason }, `pod denied: ${outcome.message}`);
       }
+      reply.code(200).send(reviewOf(response));
+      // From the first byte received to the last one handed to the socket.
+      metrics.duration.observe(reply.elapsedTime / 1000);
+      return reply;
     },
   });
 }
@@ -73,7 +130,8 @@ const FASTIFY_ERRORS: Record<string, [number, string, string]> = {
 function sendRequestError(err: FastifyError, reply: FastifyReply, metrics: InjectorMetrics, log: Logger): FastifyReply {
   const known = FASTIFY_ERRORS[err.code];
   let [status, code, message] = known ?? [500, 'internal_error', 'the injector failed; see the control plane log'];
-  if (!known && err.statusCode === 400) [status, code, message] = [400, 'malformed_json', 'the request body is not valid JSON'];
+  if (isMeshidError(err)) [status, code, message] = [err.status, err.code, err.message];
+  else if (!known && err.statusCode === 400) [status, code, message] = [400, 'malformed_json', 'the request body is not valid JSON'];
   if (status === 500) log.error({ err }, 'injector request failed');
   metrics.failed.inc({ reason: code });
   return reply.code(status).send(errorBody(code, message));

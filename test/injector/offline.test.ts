@@ -213,3 +213,28 @@ test('meshid inject --help prints usage; a missing -f or unknown flag is a usage
   await assert.rejects(injectCommand(['--bogus'], io), /bogus/);
   await assert.rejects(injectCommand(['-f', '-'], io, Readable.from([Buffer.from('a: [')])), /document 1/);
 });
+
+test('output has no YAML anchors or aliases, and user init containers keep their comments', () => {
+  const yaml = `apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: Pod
+    metadata: { name: a }
+    spec:
+      initContainers:
+        - name: migrate # runs first
+          image: m
+      containers: [{ name: a, image: a }]
+  - apiVersion: v1
+    kind: Pod
+    metadata: { name: b }
+    spec: { containers: [{ name: b, image: b }] }
+`;
+  const out = injectYaml(yaml, config).yaml;
+  assert.doesNotMatch(out, /[&*]a\d/);
+  assert.match(out, /- name: migrate # runs first/);
+  const [a, b] = parseAllDocuments(out)[0]!.toJS().items;
+  assert.deepEqual(containerNames(a.spec.initContainers), ['meshid-init', 'meshid-proxy', 'migrate']);
+  assert.deepEqual(a.spec.initContainers[1].resources, b.spec.initContainers[1].resources);
+});

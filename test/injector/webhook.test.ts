@@ -236,3 +236,37 @@ test('metrics count requests, injections, failures and latency on the registry p
     assert.match(text, new RegExp(`^${name}`, 'm'));
   }
 });
+
+test('pods share the rendered sidecar without one pod\'s probes or overrides reaching another', async () => {
+  const proxyOf = (pod: any) => pod.spec.initContainers.find((c: any) => c.name === 'meshid-proxy');
+  const envNames = (pod: any) => proxyOf(pod).env.map((e: any) => e.name);
+  const probed = typicalPod();
+  const plain = typicalPod();
+  delete plain.spec.containers[0].readinessProbe;
+  const custom = typicalPod();
+  custom.metadata.annotations['sidecar.meshid.io/proxyCPU'] = '300m';
+  const bad = typicalPod();
+  bad.metadata.annotations['sidecar.meshid.io/proxyCPU'] = 'lots';
+  for (let round = 0; round < 2; round++) {
+    const a = applyResponse(probed, await hook.review(probed));
+    const b = applyResponse(plain, await hook.review(plain));
+    const c = applyResponse(custom, await hook.review(custom));
+    assert.deepEqual(envNames(a).slice(-1), ['MESHID_APP_PROBES']);
+    assert.ok(!envNames(b).includes('MESHID_APP_PROBES'));
+    assert.deepEqual({ ...proxyOf(a), env: envNames(a).slice(0, -1) }, { ...proxyOf(b), env: envNames(b) });
+    assert.equal(proxyOf(c).resources.requests.cpu, '300m');
+    assert.equal(proxyOf(b).resources.requests.cpu, '100m');
+    assert.equal((await hook.review(bad)).allowed, false, 'a refused override is refused every time');
+  }
+});
+
+test('the sidecar goes in front of user init containers without copying them into the patch', async () => {
+  const pod = typicalPod();
+  pod.spec.initContainers = [{ name: 'migrate', image: 'm', env: Array.from({ length: 5000 }, (_, i) => ({ name: `V${i}`, value: 'v'.repeat(50) })) }];
+  const r = await hook.review(pod);
+  assert.ok(Buffer.from(r.patch, 'base64').length < 10_000, `patch of ${r.patch.length} base64 bytes`);
+  const out = applyResponse(pod, r);
+  validatePod(out);
+  assert.deepEqual(containerNames(out.spec.initContainers), ['meshid-init', 'meshid-proxy', 'migrate']);
+  assert.deepEqual(out.spec.initContainers[2], pod.spec.initContainers[0]);
+});
