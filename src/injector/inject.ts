@@ -1,7 +1,9 @@
 import { MeshidError } from '../common/errors.js';
 import { parseOverrides } from './annotations.js';
 import type { InjectorConfig } from './config.js';
-import { DEFAULT_CONTAINER_ANNOTATION, INIT_CONTAINER, PROXY_CONTAINER, STATUS_ANNOTATION } from './constants.js';
+import {
+  DEFAULT_CONTAINER_ANNOTATION, INIT_CONTAINER, PROXY_CONTAINER, STATUS_ANNOTATION, VOLUME_CA_ROOT, VOLUME_CERTS, VOLUME_PODINFO, VOLUME_TOKEN,
+} from './constants.js';
 import { decide, type Decision } from './policy.js';
 import { rewriteProbes, type ProbeRewrite } from './probes.js';
 import { renderSidecar } from './render.js';
@@ -69,13 +71,17 @@ export function injectPod(input: unknown, namespace: string, config: InjectorCon
   return { decision, pod };
 }
 
+const OURS = new Set([INIT_CONTAINER, PROXY_CONTAINER, VOLUME_CERTS, VOLUME_TOKEN, VOLUME_CA_ROOT, VOLUME_PODINFO]);
+
 /** A user's own `meshid-*` container or volume would be silently replaced; say so instead. */
 function refuseNameClashes(pod: Pod): void {
-  const taken = [
-    ...pod.spec.containers.map((c) => `container ${c.name}`),
-    ...(pod.spec.initContainers ?? []).map((c) => `init container ${c.name}`),
-    ...(pod.spec.volumes ?? []).map((v) => `volume ${v.name}`),
-  ].filter((n) => / meshid-(init|proxy|certs|token|ca-root|podinfo)$/.test(n));
+  const taken: string[] = [];
+  const check = (list: Array<{ name: string }> | undefined, what: string) => {
+    for (const item of list ?? []) if (OURS.has(item.name)) taken.push(`${what} ${item.name}`);
+  };
+  check(pod.spec.containers, 'container');
+  check(pod.spec.initContainers, 'init container');
+  check(pod.spec.volumes, 'volume');
   if (taken.length > 0) {
     throw new MeshidError(
       'name_clash',

@@ -1,8 +1,9 @@
 import { PORT_AGENT } from './constants.js';
-import type { Container, Probe } from './types.js';
+import { extend, type Container, type Probe } from './types.js';
 
 export const PROBE_KINDS = { livenessProbe: 'livez', readinessProbe: 'readyz', startupProbe: 'startupz' } as const;
 export type ProbeKind = keyof typeof PROBE_KINDS;
+const KINDS = Object.keys(PROBE_KINDS) as ProbeKind[];
 
 /** Original probes by container and kind: recorded in the status so un-injection can put them back. */
 export type OriginalProbes = Record<string, Partial<Record<ProbeKind, Probe>>>;
@@ -24,7 +25,7 @@ export function rewriteProbes(containers: Container[]): ProbeRewrite {
   const originals: OriginalProbes = {};
   const out = containers.map((c) => {
     let copy: Container | null = null;
-    for (const kind of Object.keys(PROBE_KINDS) as ProbeKind[]) {
+    for (const kind of KINDS) {
       const probe = c[kind];
       if (!probe) continue;
       const action = agentCheck(probe, c);
@@ -65,7 +66,7 @@ function resolvePort(port: unknown, c: Container): number | null {
 /** Timings and thresholds stay as the user set them; only where the kubelet knocks changes. */
 function rewritten(probe: Probe, path: string): Probe {
   const { httpGet: _h, tcpSocket: _t, grpc: _g, ...rest } = probe;
-  return { ...rest, httpGet: { path, port: PORT_AGENT, scheme: 'HTTP' } };
+  return extend(rest, { httpGet: { path, port: PORT_AGENT, scheme: 'HTTP' } });
 }
 
 export function restoreProbes(containers: Container[], originals: OriginalProbes | undefined): Container[] {

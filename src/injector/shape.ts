@@ -19,8 +19,8 @@ export function assertPodShape(v: unknown, where = 'pod'): asserts v is Pod {
       const map = meta[field];
       if (map === undefined || map === null) continue;
       if (!isObject(map)) fail(`metadata.${field} is not an object`);
-      for (const [k, val] of Object.entries(map as object)) {
-        if (typeof val !== 'string') fail(`metadata.${field}[${show(k)}] is not a string`);
+      for (const k of Object.keys(map as object)) {
+        if (typeof (map as Record<string, unknown>)[k] !== 'string') fail(`metadata.${field}[${show(k)}] is not a string`);
       }
     }
   }
@@ -31,6 +31,8 @@ export function assertPodShape(v: unknown, where = 'pod'): asserts v is Pod {
   namedList(spec.volumes, 'spec.volumes', false, fail);
 }
 
+const CHECKED_FIELDS = ['livenessProbe', 'readinessProbe', 'startupProbe', 'ports'] as const;
+
 function namedList(list: unknown, field: string, required: boolean, fail: (m: string) => never): void {
   if (list === undefined || list === null) {
     if (required) fail(`${field} is missing`);
@@ -40,7 +42,7 @@ function namedList(list: unknown, field: string, required: boolean, fail: (m: st
   (list as unknown[]).forEach((item, i) => {
     if (!isObject(item) || typeof item.name !== 'string') fail(`${field}[${i}] has no name`);
     const c = item as Record<string, unknown>;
-    for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe', 'ports']) {
+    for (const probe of CHECKED_FIELDS) {
       if (c[probe] === undefined || c[probe] === null) continue;
       const ok = probe === 'ports' ? Array.isArray(c[probe]) && (c[probe] as unknown[]).every(isObject) : isObject(c[probe]);
       if (!ok) fail(`${field}[${i}].${probe} is malformed`);
