@@ -23,6 +23,8 @@ export interface IssueContext {
 
 export interface IssuedCertificate {
   spiffeId: string;
+  leafPem: string;
+  /** The leaf, then the CA certificates that chain it to a root. */
   certChain: string[];
   trustBundle: string[];
   expiresAt: string;
@@ -45,10 +47,11 @@ export function issueWorkloadCertificate(req: IssueRequest, caller: Caller, ctx:
     rsaKey: csr.keyInfo.kind === 'rsa',
     issuerNotAfter: ctx.ca.signer.notAfter,
   });
-  const der = signCertificate(template, csr, ctx.ca.signer);
+  const leafPem = encodePem('CERTIFICATE', signCertificate(template, csr, ctx.ca.signer));
   return {
     spiffeId,
-    certChain: [encodePem('CERTIFICATE', der), ...ctx.ca.chain],
+    leafPem,
+    certChain: [leafPem, ...ctx.ca.chain],
     trustBundle: ctx.ca.roots,
     expiresAt: new Date(Math.floor(template.notAfter / 1000) * 1000).toISOString(),
     serial: serial.toString('hex'),

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { Logger } from './log.js';
-import { errorBody, isMeshidError } from './errors.js';
+import { errorBody, isMeshidError, MeshidError } from './errors.js';
 
 /** fastify's own error codes, mapped to this project's stable codes and statuses. */
 const FASTIFY_CODES: Record<string, { code: string; status: number; message: string }> = {
@@ -10,6 +10,20 @@ const FASTIFY_CODES: Record<string, { code: string; status: number; message: str
   FST_ERR_CTP_INVALID_JSON_BODY: { code: 'invalid_json', status: 400, message: 'the request body is not valid JSON' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'invalid_request', status: 400, message: 'the Content-Length does not match the body' },
 };
+
+/** JSON.parse, failing with the same codes and messages as fastify's own parser's errors map to above. */
+export function parseJsonBody(body: string): unknown {
+  const refuse = (fastifyCode: string) => {
+    const e = FASTIFY_CODES[fastifyCode]!;
+    return new MeshidError(e.code, e.message, e.status);
+  };
+  if (body.length === 0) throw refuse('FST_ERR_CTP_EMPTY_JSON_BODY');
+  try {
+    return JSON.parse(body);
+  } catch {
+    throw refuse('FST_ERR_CTP_INVALID_JSON_BODY');
+  }
+}
 
 export interface ErrorReply {
   status: number;

@@ -16,4 +16,13 @@ export function createLogger(opts: { level?: LevelWithSilent; name?: string; des
   );
 }
 
+/**
+ * For lines whose fields are set one by one from values that are never secret (the CA's audit
+ * line): the same censored names at the top level, but no `*.` wildcards, which walk every field
+ * of every line and cost more than the rest of writing it.
+ */
+export function fieldByFieldLogger(logger: Logger): Logger {
+  return logger.child({}, { redact: { paths: REDACT.filter((p) => !p.startsWith('*.')), censor: '[redacted]' } });
+}
+
 export const silentLogger: Logger = pino({ level: 'silent' });

@@ -1,35 +1,40 @@
-import { createHash, sign, type KeyObject } from 'node:crypto';
+import { hash, sign, type KeyObject } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import { MeshidError } from '../common/errors.js';
-import {
-  asn1, bitString, bool, bytes, children, contextTag, derSequence, fromDerTrusted, integer, nullValue, octets, oid, oidOf, parseDer, seq, set, time, toDer, utf8,
-  type Asn1,
-} from './der.js';
+import { asn1, bytes, children, oidOf, parseDer, toDer, type Asn1 } from './der.js';
+import { bitString, context, integer, NULL, octetString, oid, sequence, setOf, time, TRUE, utf8String } from './der-write.js';
 import { signatureAlgorithmFor, spkiDer } from './keys.js';
 import { OID } from './oids.js';
 import type { CertTemplate, KeyUsage, NameAttribute } from './templates.js';
 
 const CODE = 'invalid_ca';
+const VERSION_3 = context(0, true, [integer(Buffer.from([2]))]);
 
-/** What signing needs from a CA, parsed once and reused for every certificate it signs. */
+/** What signing needs from a CA, encoded once and reused for every certificate it signs. */
 export interface Signer {
   privateKey: KeyObject;
-  name: Asn1;
+  /** The CA's subject, DER: every certificate it signs names it as issuer. */
+  nameDer: Buffer;
   keyId: Buffer;
+  /** The authorityKeyIdentifier extension every certificate it signs carries, DER. */
+  authorityKeyIdDer: Buffer;
   notAfter: number;
-  algorithm: Asn1;
+  algorithmDer: Buffer;
   hash: string;
 }
 
 /** The subject's public key as it goes into the certificate. */
 export interface SubjectKey {
-  spki: Asn1;
+  /** subjectPublicKeyInfo, canonical DER. */
+  spkiDer: Buffer;
+  /** SHA-1 input for the subject key identifier: the subjectPublicKey bits. */
   publicKeyBits: Buffer;
 }
 
 export function subjectKeyOf(publicKey: KeyObject): SubjectKey {
-  const spki = fromDerTrusted(spkiDer(publicKey));
-  return { spki, publicKeyBits: bitStringContent(children(spki, 'public key', CODE)[1]) };
+  const der = spkiDer(publicKey);
+  const [, keyBits] = children(parseDer(der, 'public key', CODE), 'public key', CODE);
+  return { spkiDer: der, publicKeyBits: bitStringContent(keyBits) };
 }
 
 export function signerFor(certDer: Uint8Array, privateKey: KeyObject): Signer {
@@ -39,28 +44,30 @@ export function signerFor(certDer: Uint8Array, privateKey: KeyObject): Signer {
   const validity = children(fields[at + 3], 'the CA validity', CODE);
   const keyBits = bitStringContent(children(fields[at + 5], 'the CA public key', CODE)[1]);
   const extensions = fields.find((f) => f.tagClass === asn1.Class.CONTEXT_SPECIFIC && f.type === 3);
-  const alg = signatureAlgorithmFor(privateKey);
+  const name = fields[at + 4];
+  if (!name) throw new MeshidError(CODE, 'the CA certificate has no subject');
+  const keyId = findSubjectKeyId(extensions) ?? keyIdentifier(keyBits);
   return {
     privateKey,
-    name: fields[at + 4]!,
-    keyId: findSubjectKeyId(extensions) ?? keyIdentifier(keyBits),
+    nameDer: toDer(name),
+    keyId,
+    authorityKeyIdDer: authorityKeyId(keyId),
     notAfter: readTime(validity[1]),
-    algorithm: algorithmIdentifier(alg.oid, alg.rsa),
-    hash: alg.hash,
+    ...algorithmOf(privateKey),
   };
 }
 
 /** A self-signed certificate (a root): issuer is the subject, signed by its own key. */
 export function selfSign(t: CertTemplate, privateKey: KeyObject, publicKey: KeyObject): Buffer {
   const subject = subjectKeyOf(publicKey);
-  const alg = signatureAlgorithmFor(privateKey);
+  const keyId = keyIdentifier(subject.publicKeyBits);
   const signer: Signer = {
     privateKey,
-    name: encodeName(t.subject),
-    keyId: keyIdentifier(subject.publicKeyBits),
+    nameDer: encodeName(t.subject),
+    keyId,
+    authorityKeyIdDer: authorityKeyId(keyId),
     notAfter: t.notAfter,
-    algorithm: algorithmIdentifier(alg.oid, alg.rsa),
-    hash: alg.hash,
+    ...algorithmOf(privateKey),
   };
   return signCertificate(t, subject, signer);
 }
@@ -68,62 +75,82 @@ export function selfSign(t: CertTemplate, privateKey: KeyObject, publicKey: KeyO
 /** Builds the TBSCertificate from the template and signs it with node's crypto. Returns DER. */
 export function signCertificate(t: CertTemplate, subject: SubjectKey, signer: Signer): Buffer {
   if (t.notAfter > signer.notAfter) throw new MeshidError('ttl_beyond_ca', 'the certificate would outlive the CA that signs it');
-  const extensions: Asn1[] = [
-    extension(OID.basicConstraints, true, basicConstraints(t.ca)),
-    extension(OID.keyUsage, true, keyUsageBits(t.keyUsage)),
+  const extensions = [
+    fixedExtensions(t),
+    extension(OID.subjectKeyIdentifier, false, octetString(keyIdentifier(subject.publicKeyBits))),
+    signer.authorityKeyIdDer,
   ];
-  if (t.extKeyUsage.length > 0) extensions.push(extension(OID.extKeyUsage, false, seq(t.extKeyUsage.map(oid))));
-  extensions.push(extension(OID.subjectKeyIdentifier, false, octets(keyIdentifier(subject.publicKeyBits))));
-  extensions.push(extension(OID.authorityKeyIdentifier, false, seq([contextTag(0, false, signer.keyId.toString('binary'))])));
   const names = generalNames(t.sans);
   // RFC 5280 §4.2.1.6: with an empty subject the SAN extension must be critical.
-  if (names.length > 0) extensions.push(extension(OID.subjectAltName, t.subject.length === 0, seq(names)));
+  if (names.length > 0) extensions.push(extension(OID.subjectAltName, t.subject.length === 0, sequence(names)));
 
-  const tbs = seq([
-    contextTag(0, true, [integer(Buffer.from([2]))]),
+  const tbs = sequence([
+    VERSION_3,
     integer(t.serial),
-    signer.algorithm,
-    signer.name,
-    seq([time(t.notBefore), time(t.notAfter)]),
+    signer.algorithmDer,
+    signer.nameDer,
+    sequence([time(t.notBefore), time(t.notAfter)]),
     encodeName(t.subject),
-    subject.spki,
-    contextTag(3, true, [seq(extensions)]),
+    subject.spkiDer,
+    context(3, true, [sequence(extensions)]),
   ]);
-  const tbsDer = toDer(tbs);
-  const signature = sign(signer.hash, tbsDer, { key: signer.privateKey, dsaEncoding: 'der' });
-  return derSequence([tbsDer, toDer(signer.algorithm), toDer(bitString(signature))]);
+  const signature = sign(signer.hash, tbs, { key: signer.privateKey, dsaEncoding: 'der' });
+  return sequence([tbs, signer.algorithmDer, bitString(signature)]);
 }
 
 /** RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits. */
 export function keyIdentifier(publicKeyBits: Buffer): Buffer {
-  return createHash('sha1').update(publicKeyBits).digest();
+  return hash('sha1', publicKeyBits, 'buffer');
 }
 
-export function encodeName(attrs: NameAttribute[]): Asn1 {
-  return seq(attrs.map((a) => set([seq([oid(a.oid), utf8(a.value)])])));
+const fixed = new Map<string, Buffer>();
+
+/**
+ * basicConstraints, keyUsage and extKeyUsage depend only on the kind of certificate, of which
+ * there are a handful; their DER is built once per kind instead of once per certificate.
+ */
+function fixedExtensions(t: CertTemplate): Buffer {
+  const ku = t.keyUsage;
+  const key = `${t.ca ? `ca:${t.ca.pathLen ?? '-'}` : 'leaf'}|${+!!ku.digitalSignature}${+!!ku.keyEncipherment}${+!!ku.keyCertSign}${+!!ku.cRLSign}|${t.extKeyUsage.join(',')}`;
+  let der = fixed.get(key);
+  if (!der) {
+    const parts = [extension(OID.basicConstraints, true, basicConstraints(t.ca)), extension(OID.keyUsage, true, keyUsageBits(ku))];
+    if (t.extKeyUsage.length > 0) parts.push(extension(OID.extKeyUsage, false, sequence(t.extKeyUsage.map(oid))));
+    der = Buffer.concat(parts);
+    fixed.set(key, der);
+  }
+  return der;
 }
 
-export function algorithmIdentifier(id: string, rsa: boolean): Asn1 {
+export function encodeName(attrs: NameAttribute[]): Buffer {
+  return sequence(attrs.map((a) => setOf([sequence([oid(a.oid), utf8String(a.value)])])));
+}
+
+export function algorithmIdentifier(id: string, rsa: boolean): Buffer {
   // RSA PKCS#1 identifiers carry an explicit NULL parameter; ECDSA ones carry none (RFC 5758).
-  return seq(rsa ? [oid(id), nullValue()] : [oid(id)]);
+  return sequence(rsa ? [oid(id), NULL] : [oid(id)]);
 }
 
-function extension(id: string, critical: boolean, value: Asn1): Asn1 {
-  const parts = [oid(id)];
-  if (critical) parts.push(bool(true));
-  parts.push(octets(toDer(value)));
-  return seq(parts);
+function algorithmOf(privateKey: KeyObject): { algorithmDer: Buffer; hash: string } {
+  const alg = signatureAlgorithmFor(privateKey);
+  return { algorithmDer: algorithmIdentifier(alg.oid, alg.rsa), hash: alg.hash };
 }
 
-function basicConstraints(ca: CertTemplate['ca']): Asn1 {
-  if (!ca) return seq([]);
-  const parts = [bool(true)];
-  if (ca.pathLen !== undefined) parts.push(integer(Buffer.from([ca.pathLen])));
-  return seq(parts);
+function authorityKeyId(keyId: Buffer): Buffer {
+  return extension(OID.authorityKeyIdentifier, false, sequence([context(0, false, [keyId])]));
+}
+
+function extension(id: string, critical: boolean, value: Buffer): Buffer {
+  return sequence(critical ? [oid(id), TRUE, octetString(value)] : [oid(id), octetString(value)]);
+}
+
+function basicConstraints(ca: CertTemplate['ca']): Buffer {
+  if (!ca) return sequence([]);
+  return sequence(ca.pathLen === undefined ? [TRUE] : [TRUE, integer(Buffer.from([ca.pathLen]))]);
 }
 
 /** KeyUsage bits in RFC 5280 order: digitalSignature(0) … keyEncipherment(2) … keyCertSign(5), cRLSign(6). */
-function keyUsageBits(ku: KeyUsage): Asn1 {
+function keyUsageBits(ku: KeyUsage): Buffer {
   let byte = 0;
   if (ku.digitalSignature) byte |= 0x80;
   if (ku.keyEncipherment) byte |= 0x20;
@@ -134,11 +161,11 @@ function keyUsageBits(ku: KeyUsage): Asn1 {
   return bitString(Buffer.from([byte]), unused);
 }
 
-function generalNames(sans: CertTemplate['sans']): Asn1[] {
+function generalNames(sans: CertTemplate['sans']): Buffer[] {
   return [
-    ...sans.dns.map((d) => contextTag(2, false, d)),
-    ...sans.ips.map((ip) => contextTag(7, false, ipBytes(ip).toString('binary'))),
-    ...sans.uris.map((u) => contextTag(6, false, u)),
+    ...sans.dns.map((d) => context(2, false, [Buffer.from(d, 'latin1')])),
+    ...sans.ips.map((ip) => context(7, false, [ipBytes(ip)])),
+    ...sans.uris.map((u) => context(6, false, [Buffer.from(u, 'latin1')])),
   ];
 }
 

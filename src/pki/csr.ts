@@ -1,7 +1,8 @@
 import { createPublicKey, verify, type KeyObject, type JsonWebKey } from 'node:crypto';
 import { MeshidError } from '../common/errors.js';
 import { asn1, bytes, children, firstChildBytes, oidOf, parseDer, type Asn1 } from './der.js';
-import { describeKey, type KeyInfo } from './keys.js';
+import { bitString, integer, NULL, oid, sequence } from './der-write.js';
+import { rsaKeyInfo, type KeyInfo } from './keys.js';
 import { CSR_SIGNATURE_ALGORITHMS, OID } from './oids.js';
 import { decodePem } from './pem.js';
 import { readSubjectAltNames, type SubjectAltNames } from './san.js';
@@ -11,9 +12,9 @@ const CODE = 'invalid_csr';
 export interface ParsedCsr {
   publicKey: KeyObject;
   keyInfo: KeyInfo;
-  /** The subjectPublicKeyInfo as parsed, reused when the certificate is built. */
-  spki: Asn1;
-  /** SHA-1 input for the subject key identifier: the subjectPublicKey bits. */
+  /** The subjectPublicKeyInfo re-encoded from the key's parts: canonical DER whatever the CSR's encoding. */
+  spkiDer: Buffer;
+  /** SHA-1 input for the subject key identifier: the subjectPublicKey bits, canonical too. */
   publicKeyBits: Buffer;
   sans: SubjectAltNames;
   /** basicConstraints cA=TRUE, or keyUsage keyCertSign/cRLSign requested. */
@@ -37,16 +38,15 @@ export function parseCsrDer(der: Uint8Array): ParsedCsr {
   const alg = CSR_SIGNATURE_ALGORITHMS[algOid];
   if (!alg) throw new MeshidError('unsupported_signature_algorithm', `the CSR is signed with algorithm ${algOid}; use ECDSA or RSA with SHA-256/384/512`);
 
-  const { publicKey, bits } = importPublicKey(spki);
-  const keyInfo = describeKey(publicKey);
+  const { publicKey, keyInfo, bits, spkiDer } = importPublicKey(spki);
   if (keyInfo.kind !== alg.key) throw new MeshidError(CODE, `the CSR signature algorithm does not match its ${keyInfo.kind.toUpperCase()} key`);
 
   const signature = bitStringBytes(sigValue, 'the CSR signature');
-  const signedOk = verify(alg.hash, firstChildBytes(Buffer.from(der)), { key: publicKey, dsaEncoding: 'der' }, signature);
+  const signedOk = verify(alg.hash, firstChildBytes(Buffer.isBuffer(der) ? der : Buffer.from(der)), { key: publicKey, dsaEncoding: 'der' }, signature);
   if (!signedOk) throw new MeshidError('csr_signature_invalid', 'the CSR signature does not verify with its own public key (was it altered?)');
 
   const ext = readExtensionRequest(attributes);
-  return { publicKey, keyInfo, spki, publicKeyBits: bits, sans: ext.sans, requestsCa: ext.requestsCa };
+  return { publicKey, keyInfo, spkiDer, publicKeyBits: bits, sans: ext.sans, requestsCa: ext.requestsCa };
 }
 
 function bitStringBytes(node: Asn1 | undefined, what: string): Buffer {
@@ -56,15 +56,18 @@ function bitStringBytes(node: Asn1 | undefined, what: string): Buffer {
   return Buffer.from(raw.slice(1), 'binary');
 }
 
-/** JWK import is several times cheaper than SPKI DER import in node (design measurements). */
-function importPublicKey(spki: Asn1): { publicKey: KeyObject; bits: Buffer } {
+/**
+ * The key, what policy says of it, and its canonical encoding. Policy is read from the DER, before
+ * the import, and JWK import is node's cheapest way into a KeyObject (half of SPKI DER import).
+ */
+function importPublicKey(spki: Asn1): { publicKey: KeyObject; keyInfo: KeyInfo; bits: Buffer; spkiDer: Buffer } {
   const [alg, keyBits] = children(spki, 'the CSR public key', CODE);
   const [algOid, params] = children(alg, 'the CSR public key algorithm', CODE);
   const keyOid = oidOf(algOid, 'the CSR public key algorithm', CODE);
   const bits = bitStringBytes(keyBits, 'the CSR public key');
   if (keyOid === OID.ecPublicKey) {
     const curveOid = params?.type === asn1.Type.OID ? asn1.derToOid(params.value as string) : 'unknown';
-    const curve = curveOid === OID.p256 ? { crv: 'P-256', size: 32 } : curveOid === OID.p384 ? { crv: 'P-384', size: 48 } : null;
+    const curve = curveOid === OID.p256 ? { crv: 'P-256' as const, size: 32 } : curveOid === OID.p384 ? { crv: 'P-384' as const, size: 48 } : null;
     if (!curve) throw new MeshidError('unsupported_key', `EC curve ${curveOid} is not accepted; use P-256 or P-384`);
     if (bits.length !== 1 + 2 * curve.size || bits[0] !== 4) throw new MeshidError(CODE, `the CSR's ${curve.crv} public key is not an uncompressed point`);
     const jwk: JsonWebKey = {
@@ -73,17 +76,18 @@ function importPublicKey(spki: Asn1): { publicKey: KeyObject; bits: Buffer } {
       x: bits.subarray(1, 1 + curve.size).toString('base64url'),
       y: bits.subarray(1 + curve.size).toString('base64url'),
     };
-    return { publicKey: createKey(jwk), bits };
+    const spkiDer = sequence([sequence([oid(OID.ecPublicKey), oid(curveOid)]), bitString(bits)]);
+    return { publicKey: createKey(jwk), keyInfo: { kind: 'ec', curve: curve.crv }, bits, spkiDer };
   }
   if (keyOid === OID.rsaEncryption) {
     const rsa = parseDer(bits, 'the CSR RSA public key', CODE);
     const [n, e] = children(rsa, 'the CSR RSA public key', CODE);
-    const jwk: JsonWebKey = {
-      kty: 'RSA',
-      n: stripZero(bytes(n, 'the RSA modulus', CODE)).toString('base64url'),
-      e: stripZero(bytes(e, 'the RSA exponent', CODE)).toString('base64url'),
-    };
-    return { publicKey: createKey(jwk), bits };
+    const modulus = stripZero(bytes(n, 'the RSA modulus', CODE));
+    const exponent = stripZero(bytes(e, 'the RSA exponent', CODE));
+    const keyInfo = rsaKeyInfo(bitLength(modulus));
+    const jwk: JsonWebKey = { kty: 'RSA', n: modulus.toString('base64url'), e: exponent.toString('base64url') };
+    const canonical = sequence([integer(modulus), integer(exponent)]);
+    return { publicKey: createKey(jwk), keyInfo, bits: canonical, spkiDer: sequence([sequence([oid(OID.rsaEncryption), NULL]), bitString(canonical)]) };
   }
   throw new MeshidError('unsupported_key', `public key algorithm ${keyOid} is not accepted; use ECDSA P-256/P-384 or RSA`);
 }
@@ -94,6 +98,10 @@ function createKey(jwk: JsonWebKey): KeyObject {
   } catch {
     throw new MeshidError(CODE, 'the CSR public key is not a valid key (point not on the curve, or bad RSA values)');
   }
+}
+
+function bitLength(magnitude: Buffer): number {
+  return magnitude.length === 0 ? 0 : (magnitude.length - 1) * 8 + (32 - Math.clz32(magnitude[0]!));
 }
 
 function stripZero(raw: string): Buffer {

@@ -23,6 +23,7 @@ export function parseDer(der: Uint8Array, what: string, code: string): Asn1 {
   if (der.length === 0) throw new MeshidError(code, `${what} is empty`);
   if (der.length > MAX_DER) throw new MeshidError(code, `${what} is larger than ${MAX_DER} bytes`);
   try {
+    checkDerFraming(der, 0, der.length, 0);
     return fromDer(forge.util.createBuffer(Buffer.from(der).toString('binary')), {
       strict: true,
       parseAllBytes: true,
@@ -34,13 +35,34 @@ export function parseDer(der: Uint8Array, what: string, code: string): Asn1 {
   }
 }
 
-export function toDer(obj: Asn1): Buffer {
-  return Buffer.from(asn1.toDer(obj).getBytes(), 'binary');
+/**
+ * forge accepts BER framing (indefinite and non-minimal lengths) even when strict; DER allows one
+ * encoding of each value, so anything else is refused here, before forge sees it.
+ */
+function checkDerFraming(der: Uint8Array, at: number, end: number, depth: number): void {
+  if (depth > MAX_DEPTH) throw new Error('nested too deep');
+  while (at < end) {
+    const tag = der[at]!;
+    if ((tag & 0x1f) === 0x1f) throw new Error('multi-byte tag');
+    let length = der[at + 1] ?? 0x80;
+    let head = 2;
+    if (length & 0x80) {
+      const n = length & 0x7f;
+      if (n === 0 || n > 3 || der[at + 2] === 0) throw new Error('indefinite or non-minimal length');
+      length = 0;
+      for (let i = 0; i < n; i++) length = length * 256 + (der[at + 2 + i] ?? 0);
+      if (length < 0x80) throw new Error('long form for a short length');
+      head += n;
+    }
+    const next = at + head + length;
+    if (next > end) throw new Error('truncated');
+    if (tag & 0x20) checkDerFraming(der, at + head, next, depth + 1);
+    at = next;
+  }
 }
 
-/** Wraps already-encoded DER so it can sit inside a forge structure without being re-parsed each time. */
-export function fromDerTrusted(der: Uint8Array): Asn1 {
-  return fromDer(forge.util.createBuffer(Buffer.from(der).toString('binary')), { decodeBitStrings: false });
+export function toDer(obj: Asn1): Buffer {
+  return Buffer.from(asn1.toDer(obj).getBytes(), 'binary');
 }
 
 export function children(node: Asn1 | undefined, what: string, code: string): Asn1[] {
@@ -56,44 +78,6 @@ export function bytes(node: Asn1 | undefined, what: string, code: string): strin
 export function oidOf(node: Asn1 | undefined, what: string, code: string): string {
   if (!node || node.type !== asn1.Type.OID || typeof node.value !== 'string') throw new MeshidError(code, `${what} is not an object identifier`);
   return asn1.derToOid(node.value);
-}
-
-export const seq = (items: Asn1[]): Asn1 => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, items);
-export const set = (items: Asn1[]): Asn1 => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SET, true, items);
-export const oid = (id: string): Asn1 => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(id).getBytes());
-export const octets = (raw: Uint8Array): Asn1 =>
-  asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OCTETSTRING, false, Buffer.from(raw).toString('binary'));
-export const bool = (v: boolean): Asn1 => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BOOLEAN, false, v ? '\xff' : '\x00');
-export const nullValue = (): Asn1 => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, '');
-export const utf8 = (s: string): Asn1 => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.UTF8, false, forge.util.encodeUtf8(s));
-export const bitString = (raw: Uint8Array, unusedBits = 0): Asn1 =>
-  asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, String.fromCharCode(unusedBits) + Buffer.from(raw).toString('binary'));
-export const contextTag = (n: number, constructed: boolean, value: Asn1[] | string): Asn1 =>
-  asn1.create(asn1.Class.CONTEXT_SPECIFIC, n, constructed, value);
-
-/** A non-negative INTEGER from big-endian bytes (minimal DER encoding). */
-export function integer(raw: Uint8Array): Asn1 {
-  let b = Buffer.from(raw);
-  let i = 0;
-  while (i < b.length - 1 && b[i] === 0 && b[i + 1]! < 0x80) i++;
-  b = b.subarray(i);
-  if (b[0]! >= 0x80) b = Buffer.concat([Buffer.from([0]), b]);
-  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, b.toString('binary'));
-}
-
-/** UTCTime through 2049, GeneralizedTime after, as RFC 5280 requires. Whole seconds. */
-export function time(ms: number): Asn1 {
-  const d = new Date(Math.floor(ms / 1000) * 1000);
-  if (d.getUTCFullYear() < 2050) return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.UTCTIME, false, asn1.dateToUtcTime(d));
-  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.GENERALIZEDTIME, false, asn1.dateToGeneralizedTime(d));
-}
-
-/** A SEQUENCE around parts that are already DER, without parsing them back into forge objects. */
-export function derSequence(parts: Buffer[]): Buffer {
-  const body = Buffer.concat(parts);
-  const n = body.length;
-  const header = n < 0x80 ? [0x30, n] : n < 0x100 ? [0x30, 0x81, n] : n < 0x10000 ? [0x30, 0x82, n >> 8, n & 0xff] : [0x30, 0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
-  return Buffer.concat([Buffer.from(header), body]);
 }
 
 /**

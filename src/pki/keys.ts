@@ -36,13 +36,15 @@ export function describeKey(key: KeyObject): KeyInfo {
     if (details.namedCurve === 'secp384r1') return { kind: 'ec', curve: 'P-384' };
     throw new MeshidError('unsupported_key', `EC curve ${details.namedCurve ?? 'unknown'} is not accepted; use P-256 or P-384`);
   }
-  if (key.asymmetricKeyType === 'rsa') {
-    const bits = details.modulusLength ?? 0;
-    if (bits < 2048) throw new MeshidError('weak_key', `RSA key of ${bits} bits is too weak; use at least 2048 bits or ECDSA P-256`);
-    if (bits > 8192) throw new MeshidError('unsupported_key', `RSA key of ${bits} bits is larger than 8192 bits`);
-    return { kind: 'rsa', bits };
-  }
+  if (key.asymmetricKeyType === 'rsa') return rsaKeyInfo(details.modulusLength ?? 0);
   throw new MeshidError('unsupported_key', `key type ${key.asymmetricKeyType ?? 'unknown'} is not accepted; use ECDSA P-256/P-384 or RSA`);
+}
+
+/** RSA policy: at least 2048 bits, and no more than 8192 so one request cannot cost seconds of CPU. */
+export function rsaKeyInfo(bits: number): KeyInfo {
+  if (bits < 2048) throw new MeshidError('weak_key', `RSA key of ${bits} bits is too weak; use at least 2048 bits or ECDSA P-256`);
+  if (bits > 8192) throw new MeshidError('unsupported_key', `RSA key of ${bits} bits is larger than 8192 bits`);
+  return { kind: 'rsa', bits };
 }
 
 /** The signature algorithm a CA key signs with: ECDSA with a hash matching the curve, or SHA-256 RSA. */

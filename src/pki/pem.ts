@@ -1,6 +1,7 @@
 import { MeshidError } from '../common/errors.js';
 
-const BLOCK = /-----BEGIN ([A-Z0-9 ]{1,40})-----([A-Za-z0-9+/=\s]*?)-----END \1-----/g;
+// Greedy is safe and cheaper than lazy: the body's characters never include the '-' that ends it.
+const BLOCK = /-----BEGIN ([A-Z0-9 ]{1,40})-----([A-Za-z0-9+/=\s]*)-----END \1-----/g;
 const MAX_PEM_TEXT = 256 * 1024;
 
 export interface PemBlock {

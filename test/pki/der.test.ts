@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import forge from 'node-forge';
+import { issueWorkloadCertificate } from '../../src/ca/issue.js';
+import { parseCsrDer } from '../../src/pki/csr.js';
+import { buildCsrPem } from '../../src/pki/csr-build.js';
+import { parseDer, toDer } from '../../src/pki/der.js';
+import { integer, oid, sequence, time, tlv } from '../../src/pki/der-write.js';
+import { generateKeyPair } from '../../src/pki/keys.js';
+import { decodePem } from '../../src/pki/pem.js';
+import { makeCa } from '../helpers/ca-material.js';
+import { opensslCsr } from '../helpers/openssl.js';
+
+const hex = (b: Buffer) => b.toString('hex');
+
+test('the DER writer encodes lengths, integers, OIDs and times the one way DER allows', () => {
+  for (const n of [0, 127, 128, 255, 256, 65_535, 65_536]) {
+    const der = tlv(0x04, [Buffer.alloc(n)]);
+    const head = n < 0x80 ? [4, n] : n < 0x100 ? [4, 0x81, n] : n < 0x10000 ? [4, 0x82, n >> 8, n & 0xff] : [4, 0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
+    assert.equal(hex(der.subarray(0, head.length)), hex(Buffer.from(head)), `length ${n}`);
+    assert.equal(der.length, head.length + n);
+  }
+  assert.equal(hex(integer(Buffer.from([0]))), '020100');
+  assert.equal(hex(integer(Buffer.alloc(0))), '020100');
+  assert.equal(hex(integer(Buffer.from([0, 0, 0x7f]))), '02017f');
+  assert.equal(hex(integer(Buffer.from([0x80]))), '02020080');
+  assert.equal(hex(integer(Buffer.from([0, 0x80, 1]))), '0203008001');
+  for (const id of ['1.2.840.113549.1.1.11', '1.2.840.10045.3.1.7', '2.5.29.17', '1.3.6.1.5.5.7.3.2', '2.999.16384']) {
+    assert.equal(hex(oid(id)), hex(toDer(forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.OID, false, forge.asn1.oidToDer(id).getBytes()))), id);
+  }
+  assert.equal(time(Date.UTC(2049, 11, 31, 23, 59, 59, 999)).toString('latin1', 2), '491231235959Z');
+  assert.equal(time(Date.UTC(2049, 11, 31, 23, 59, 59)).readUInt8(0), 0x17, 'UTCTime through 2049');
+  assert.equal(time(Date.UTC(2050, 0, 1)).toString('latin1', 2), '20500101000000Z');
+  assert.equal(time(Date.UTC(2050, 0, 1)).readUInt8(0), 0x18, 'GeneralizedTime from 2050');
+});
+
+test('certificates come out as canonical DER: parsing and re-encoding gives the same bytes', async () => {
+  for (const keyAlgorithm of ['ec-p256', 'rsa-2048'] as const) {
+    const ca = makeCa({ keyAlgorithm });
+    const csrs = [(await opensslCsr({ key: 'rsa:2048' })).csr, (await opensslCsr({ key: 'ec:P-384' })).csr];
+    const keys = generateKeyPair();
+    csrs.push(buildCsrPem(keys.privateKey, keys.publicKey, 'spiffe://cluster.local/ns/shop/sa/cart'));
+    const issued = csrs.map((csr) => issueWorkloadCertificate({ csr }, { namespace: 'shop', serviceAccount: 'cart', expiresAt: 0 },
+      { ca: ca.material, trustDomain: 'cluster.local', ttl: { defaultMs: 3_600_000, maxMs: 86_400_000 }, now: Date.now(), random: randomBytes }).leafPem);
+    for (const pem of [...issued, ...ca.material.chain, ...ca.material.roots]) {
+      const der = decodePem(pem, ['CERTIFICATE'], 'cert');
+      assert.equal(hex(toDer(parseDer(der, 'cert', 'test'))), hex(der));
+      assert.ok(new X509Certificate(der).verify(new X509Certificate(ca.material.chain.includes(pem) || ca.material.roots.includes(pem) ? ca.material.roots[0]! : ca.material.chain[0]!).publicKey));
+    }
+  }
+});
+
+test('BER framing is refused: indefinite, non-minimal and long-form-for-short lengths, high tags', async () => {
+  const der = decodePem((await opensslCsr({ san: 'URI:spiffe://cluster.local/ns/shop/sa/cart' })).csr, ['CERTIFICATE REQUEST'], 'csr');
+  assert.doesNotThrow(() => parseCsrDer(der));
+  const body = der.subarray(der[1]! & 0x80 ? 2 + (der[1]! & 0x7f) : 2);
+  const reframed = [
+    Buffer.concat([Buffer.from([0x30, 0x80]), body, Buffer.from([0, 0])]),
+    Buffer.concat([Buffer.from([0x30, 0x83, 0, body.length >> 8, body.length & 0xff]), body]),
+    tlv(0x30, [Buffer.from([0x02, 0x81, 0x01, 0x00])]),
+    sequence([Buffer.from([0x1f, 0x81, 0x00, 0x00])]),
+  ];
+  for (const bad of reframed) assert.throws(() => parseCsrDer(bad), { code: 'invalid_csr', message: /not valid DER/ }, hex(bad.subarray(0, 6)));
+});
