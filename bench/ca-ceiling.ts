@@ -1,5 +1,5 @@
 import { createPublicKey, sign, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { children, firstChildBytes, parseDer } from '../src/pki/der.js';
+import { bitStringBytes, children, parseDer } from '../src/pki/der.js';
 import { decodePem } from '../src/pki/pem.js';
 
 /**
@@ -22,9 +22,10 @@ export class RawIssuanceCrypto {
       const der = decodePem(pem, ['CERTIFICATE REQUEST'], 'a bench CSR');
       const [info, , sig] = children(parseDer(der, 'a bench CSR', 'bench'), 'a bench CSR', 'bench');
       const spki = children(info, 'request info', 'bench')[2];
-      const bits = Buffer.from(String(children(spki, 'spki', 'bench')[1]!.value).slice(1), 'binary');
-      const jwk = { kty: 'EC', crv: 'P-256', x: bits.subarray(1, 33).toString('base64url'), y: bits.subarray(33).toString('base64url') };
-      return { jwk, signed: firstChildBytes(der), signature: Buffer.from(String(sig!.value).slice(1), 'binary') };
+      const bits = bitStringBytes(children(spki, 'spki', 'bench')[1], 'a bench CSR key', 'bench');
+      if (bits.length !== 65) throw new Error('the bench CSRs carry P-256 keys');
+      const jwk = { kty: 'EC', crv: 'P-256', x: bits.toString('base64url', 1, 33), y: bits.toString('base64url', 33) };
+      return { jwk, signed: info!.bytes, signature: bitStringBytes(sig, 'a bench CSR signature', 'bench') };
     });
   }
 

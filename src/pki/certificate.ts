@@ -1,14 +1,17 @@
 import { hash, sign, type KeyObject } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import { MeshidError } from '../common/errors.js';
-import { asn1, bytes, children, oidOf, parseDer, toDer, type Asn1 } from './der.js';
-import { bitString, context, integer, NULL, octetString, oid, sequence, setOf, time, TRUE, utf8String } from './der-write.js';
+import { bitStringBytes, children, oidOf, parseDer, primitive, type Der } from './der.js';
+import { bitString, context, integer, NULL, octetString, oid, sequence, setOf, TAG, time, TRUE, utf8String } from './der-write.js';
 import { signatureAlgorithmFor, spkiDer } from './keys.js';
 import { OID } from './oids.js';
 import type { CertTemplate, KeyUsage, NameAttribute } from './templates.js';
 
 const CODE = 'invalid_ca';
 const VERSION_3 = context(0, true, [integer(Buffer.from([2]))]);
+/** [0] EXPLICIT version and [3] EXPLICIT extensions of a TBSCertificate. */
+const EXPLICIT_VERSION = 0xa0;
+const EXPLICIT_EXTENSIONS = 0xa3;
 
 /** What signing needs from a CA, encoded once and reused for every certificate it signs. */
 export interface Signer {
@@ -34,22 +37,22 @@ export interface SubjectKey {
 export function subjectKeyOf(publicKey: KeyObject): SubjectKey {
   const der = spkiDer(publicKey);
   const [, keyBits] = children(parseDer(der, 'public key', CODE), 'public key', CODE);
-  return { spkiDer: der, publicKeyBits: bitStringContent(keyBits) };
+  return { spkiDer: der, publicKeyBits: bitStringBytes(keyBits, 'public key bits', CODE) };
 }
 
 export function signerFor(certDer: Uint8Array, privateKey: KeyObject): Signer {
   const [tbs] = children(parseDer(certDer, 'the CA certificate', CODE), 'the CA certificate', CODE);
   const fields = children(tbs, 'the CA certificate body', CODE);
-  const at = fields[0]?.tagClass === asn1.Class.CONTEXT_SPECIFIC ? 1 : 0;
+  const at = fields[0]?.tag === EXPLICIT_VERSION ? 1 : 0;
   const validity = children(fields[at + 3], 'the CA validity', CODE);
-  const keyBits = bitStringContent(children(fields[at + 5], 'the CA public key', CODE)[1]);
-  const extensions = fields.find((f) => f.tagClass === asn1.Class.CONTEXT_SPECIFIC && f.type === 3);
+  const keyBits = bitStringBytes(children(fields[at + 5], 'the CA public key', CODE)[1], 'the CA public key bits', CODE);
+  const extensions = fields.find((f) => f.tag === EXPLICIT_EXTENSIONS);
   const name = fields[at + 4];
   if (!name) throw new MeshidError(CODE, 'the CA certificate has no subject');
   const keyId = findSubjectKeyId(extensions) ?? keyIdentifier(keyBits);
   return {
     privateKey,
-    nameDer: toDer(name),
+    nameDer: name.bytes,
     keyId,
     authorityKeyIdDer: authorityKeyId(keyId),
     notAfter: readTime(validity[1]),
@@ -178,23 +181,24 @@ function ipBytes(ip: string): Buffer {
   return Buffer.from(groups.flatMap((g) => { const n = parseInt(g, 16); return [n >> 8, n & 0xff]; }));
 }
 
-function bitStringContent(node: Asn1 | undefined): Buffer {
-  return Buffer.from(bytes(node, 'public key bits', CODE).slice(1), 'binary');
-}
-
-function findSubjectKeyId(extensions: Asn1 | undefined): Buffer | null {
+function findSubjectKeyId(extensions: Der | undefined): Buffer | null {
   if (!extensions) return null;
   for (const ext of children(children(extensions, 'extensions', CODE)[0], 'extensions', CODE)) {
     const parts = children(ext, 'extension', CODE);
     if (oidOf(parts[0], 'extension id', CODE) !== OID.subjectKeyIdentifier) continue;
-    const inner = parseDer(Buffer.from(bytes(parts[parts.length - 1], 'extension value', CODE), 'binary'), 'subjectKeyIdentifier', CODE);
-    return Buffer.from(bytes(inner, 'subjectKeyIdentifier', CODE), 'binary');
+    const inner = parseDer(primitive(parts[parts.length - 1], TAG.OCTET_STRING, 'extension value', CODE), 'subjectKeyIdentifier', CODE);
+    return primitive(inner, TAG.OCTET_STRING, 'subjectKeyIdentifier', CODE);
   }
   return null;
 }
 
-function readTime(node: Asn1 | undefined): number {
-  const raw = bytes(node, 'a validity time', CODE);
-  const date = node!.type === asn1.Type.UTCTIME ? asn1.utcTimeToDate(raw) : asn1.generalizedTimeToDate(raw);
-  return date.getTime();
+/** UTCTime YYMMDDHHMMSSZ (years 1950-2049) or GeneralizedTime YYYYMMDDHHMMSSZ, as RFC 5280 §4.1.2.5 allows. */
+function readTime(node: Der | undefined): number {
+  const utc = node?.tag === TAG.UTC_TIME;
+  const text = (node?.tag === TAG.UTC_TIME ? node.content : primitive(node, TAG.GENERALIZED_TIME, 'a validity time', CODE)).toString('latin1');
+  const m = (utc ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/ : /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/).exec(text);
+  if (!m) throw new MeshidError(CODE, 'a CA validity time is not in the form RFC 5280 requires');
+  const [year, month, day, hour, minute, second] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const fullYear = utc ? (year < 50 ? 2000 + year : 1900 + year) : year;
+  return Date.UTC(fullYear, month - 1, day, hour, minute, second);
 }

@@ -1,13 +1,14 @@
 import { createPublicKey, verify, type KeyObject, type JsonWebKey } from 'node:crypto';
 import { MeshidError } from '../common/errors.js';
-import { asn1, bytes, children, firstChildBytes, oidOf, parseDer, type Asn1 } from './der.js';
-import { bitString, integer, NULL, oid, sequence } from './der-write.js';
+import { bitStringBytes, children, oidOf, parseDer, primitive, type Der } from './der.js';
+import { bitString, integer, NULL, oid, sequence, TAG } from './der-write.js';
 import { rsaKeyInfo, type KeyInfo } from './keys.js';
 import { CSR_SIGNATURE_ALGORITHMS, OID } from './oids.js';
 import { decodePem } from './pem.js';
 import { readSubjectAltNames, type SubjectAltNames } from './san.js';
 
 const CODE = 'invalid_csr';
+const ATTRIBUTES = 0xa0;
 
 export interface ParsedCsr {
   publicKey: KeyObject;
@@ -28,68 +29,68 @@ export function parseCsrPem(pem: string): ParsedCsr {
 }
 
 export function parseCsrDer(der: Uint8Array): ParsedCsr {
-  const root = parseDer(der, 'the CSR', CODE);
-  const [info, sigAlg, sigValue] = children(root, 'the CSR', CODE);
-  if (!info || !sigAlg || !sigValue || root.value.length !== 3) throw new MeshidError(CODE, 'the CSR must be a sequence of request info, algorithm and signature');
-  const [version, , spki, attributes] = children(info, 'the CSR request info', CODE);
-  if (!version || bytes(version, 'the CSR version', CODE) !== '\x00') throw new MeshidError(CODE, 'the CSR version must be 1 (encoded 0)');
-  if (!spki) throw new MeshidError(CODE, 'the CSR has no public key');
-  const algOid = oidOf(children(sigAlg, 'the CSR signature algorithm', CODE)[0], 'the CSR signature algorithm', CODE);
+  const parts = children(sequenceOf(parseDer(der, 'the CSR', CODE), 'the CSR'), 'the CSR', CODE);
+  const [info, sigAlg, sigValue] = parts;
+  if (parts.length !== 3 || !info || !sigAlg || !sigValue) throw new MeshidError(CODE, 'the CSR must be a sequence of request info, algorithm and signature');
+  const fields = children(sequenceOf(info, 'the CSR request info'), 'the CSR request info', CODE);
+  const [version, subject, spki, attributes] = fields;
+  const version0 = version?.tag === TAG.INTEGER && version.content.length === 1 && version.content[0] === 0;
+  if (!version0) throw new MeshidError(CODE, 'the CSR version must be 1 (encoded 0)');
+  if (!subject || !spki) throw new MeshidError(CODE, 'the CSR has no public key');
+  if (fields.length > 4 || (attributes && attributes.tag !== ATTRIBUTES)) throw new MeshidError(CODE, 'the CSR request info has unexpected fields');
+  const algOid = oidOf(children(sequenceOf(sigAlg, 'the CSR signature algorithm'), 'the CSR signature algorithm', CODE)[0], 'the CSR signature algorithm', CODE);
   const alg = CSR_SIGNATURE_ALGORITHMS[algOid];
   if (!alg) throw new MeshidError('unsupported_signature_algorithm', `the CSR is signed with algorithm ${algOid}; use ECDSA or RSA with SHA-256/384/512`);
 
   const { publicKey, keyInfo, bits, spkiDer } = importPublicKey(spki);
   if (keyInfo.kind !== alg.key) throw new MeshidError(CODE, `the CSR signature algorithm does not match its ${keyInfo.kind.toUpperCase()} key`);
 
-  const signature = bitStringBytes(sigValue, 'the CSR signature');
-  const signedOk = verify(alg.hash, firstChildBytes(Buffer.isBuffer(der) ? der : Buffer.from(der)), { key: publicKey, dsaEncoding: 'der' }, signature);
-  if (!signedOk) throw new MeshidError('csr_signature_invalid', 'the CSR signature does not verify with its own public key (was it altered?)');
-
+  const signature = bitStringBytes(sigValue, 'the CSR signature', CODE);
+  if (!verify(alg.hash, info.bytes, { key: publicKey, dsaEncoding: 'der' }, signature)) {
+    throw new MeshidError('csr_signature_invalid', 'the CSR signature does not verify with its own public key (was it altered?)');
+  }
   const ext = readExtensionRequest(attributes);
   return { publicKey, keyInfo, spkiDer, publicKeyBits: bits, sans: ext.sans, requestsCa: ext.requestsCa };
 }
 
-function bitStringBytes(node: Asn1 | undefined, what: string): Buffer {
-  if (!node || node.type !== asn1.Type.BITSTRING) throw new MeshidError(CODE, `${what} is not a BIT STRING`);
-  const raw = bytes(node, what, CODE);
-  if (raw.length < 2 || raw.charCodeAt(0) !== 0) throw new MeshidError(CODE, `${what} is empty or not whole bytes`);
-  return Buffer.from(raw.slice(1), 'binary');
+function sequenceOf(node: Der, what: string): Der {
+  if (node.tag !== TAG.SEQUENCE) throw new MeshidError(CODE, `${what} is not a SEQUENCE`);
+  return node;
 }
 
 /**
  * The key, what policy says of it, and its canonical encoding. Policy is read from the DER, before
  * the import, and JWK import is node's cheapest way into a KeyObject (half of SPKI DER import).
  */
-function importPublicKey(spki: Asn1): { publicKey: KeyObject; keyInfo: KeyInfo; bits: Buffer; spkiDer: Buffer } {
+function importPublicKey(spki: Der): { publicKey: KeyObject; keyInfo: KeyInfo; bits: Buffer; spkiDer: Buffer } {
   const [alg, keyBits] = children(spki, 'the CSR public key', CODE);
   const [algOid, params] = children(alg, 'the CSR public key algorithm', CODE);
   const keyOid = oidOf(algOid, 'the CSR public key algorithm', CODE);
-  const bits = bitStringBytes(keyBits, 'the CSR public key');
+  const bits = bitStringBytes(keyBits, 'the CSR public key', CODE);
   if (keyOid === OID.ecPublicKey) {
-    const curveOid = params?.type === asn1.Type.OID ? asn1.derToOid(params.value as string) : 'unknown';
+    const curveOid = params?.tag === TAG.OID ? oidOf(params, 'the CSR key curve', CODE) : 'unknown';
     const curve = curveOid === OID.p256 ? { crv: 'P-256' as const, size: 32 } : curveOid === OID.p384 ? { crv: 'P-384' as const, size: 48 } : null;
-    if (!curve) throw new MeshidError('unsupported_key', `EC curve ${curveOid} is not accepted; use P-256 or P-384`);
+    if (!curve) throw new MeshidError('unsupported_key', `EC curve ${curveOid.slice(0, 64)} is not accepted; use P-256 or P-384`);
     if (bits.length !== 1 + 2 * curve.size || bits[0] !== 4) throw new MeshidError(CODE, `the CSR's ${curve.crv} public key is not an uncompressed point`);
     const jwk: JsonWebKey = {
       kty: 'EC',
       crv: curve.crv,
-      x: bits.subarray(1, 1 + curve.size).toString('base64url'),
-      y: bits.subarray(1 + curve.size).toString('base64url'),
+      x: bits.toString('base64url', 1, 1 + curve.size),
+      y: bits.toString('base64url', 1 + curve.size),
     };
     const spkiDer = sequence([sequence([oid(OID.ecPublicKey), oid(curveOid)]), bitString(bits)]);
     return { publicKey: createKey(jwk), keyInfo: { kind: 'ec', curve: curve.crv }, bits, spkiDer };
   }
   if (keyOid === OID.rsaEncryption) {
-    const rsa = parseDer(bits, 'the CSR RSA public key', CODE);
-    const [n, e] = children(rsa, 'the CSR RSA public key', CODE);
-    const modulus = stripZero(bytes(n, 'the RSA modulus', CODE));
-    const exponent = stripZero(bytes(e, 'the RSA exponent', CODE));
+    const [n, e] = children(parseDer(bits, 'the CSR RSA public key', CODE), 'the CSR RSA public key', CODE);
+    const modulus = magnitude(primitive(n, TAG.INTEGER, 'the RSA modulus', CODE));
+    const exponent = magnitude(primitive(e, TAG.INTEGER, 'the RSA exponent', CODE));
     const keyInfo = rsaKeyInfo(bitLength(modulus));
     const jwk: JsonWebKey = { kty: 'RSA', n: modulus.toString('base64url'), e: exponent.toString('base64url') };
     const canonical = sequence([integer(modulus), integer(exponent)]);
     return { publicKey: createKey(jwk), keyInfo, bits: canonical, spkiDer: sequence([sequence([oid(OID.rsaEncryption), NULL]), bitString(canonical)]) };
   }
-  throw new MeshidError('unsupported_key', `public key algorithm ${keyOid} is not accepted; use ECDSA P-256/P-384 or RSA`);
+  throw new MeshidError('unsupported_key', `public key algorithm ${keyOid.slice(0, 64)} is not accepted; use ECDSA P-256/P-384 or RSA`);
 }
 
 function createKey(jwk: JsonWebKey): KeyObject {
@@ -100,18 +101,17 @@ function createKey(jwk: JsonWebKey): KeyObject {
   }
 }
 
-function bitLength(magnitude: Buffer): number {
-  return magnitude.length === 0 ? 0 : (magnitude.length - 1) * 8 + (32 - Math.clz32(magnitude[0]!));
+function bitLength(m: Buffer): number {
+  return m.length === 0 ? 0 : (m.length - 1) * 8 + (32 - Math.clz32(m[0]!));
 }
 
-function stripZero(raw: string): Buffer {
-  const b = Buffer.from(raw, 'binary');
+function magnitude(raw: Buffer): Buffer {
   let i = 0;
-  while (i < b.length - 1 && b[i] === 0) i++;
-  return b.subarray(i);
+  while (i < raw.length - 1 && raw[i] === 0) i++;
+  return raw.subarray(i);
 }
 
-function readExtensionRequest(attributes: Asn1 | undefined): { sans: SubjectAltNames; requestsCa: boolean } {
+function readExtensionRequest(attributes: Der | undefined): { sans: SubjectAltNames; requestsCa: boolean } {
   const result = { sans: { uris: [], dns: [], ips: [], emails: [], other: 0 } as SubjectAltNames, requestsCa: false };
   if (!attributes) return result;
   for (const attr of children(attributes, 'the CSR attributes', CODE)) {
@@ -124,11 +124,10 @@ function readExtensionRequest(attributes: Asn1 | undefined): { sans: SubjectAltN
   return result;
 }
 
-function readExtension(ext: Asn1, into: { sans: SubjectAltNames; requestsCa: boolean }): void {
+function readExtension(ext: Der, into: { sans: SubjectAltNames; requestsCa: boolean }): void {
   const parts = children(ext, 'a CSR extension', CODE);
   const id = oidOf(parts[0], 'a CSR extension id', CODE);
-  const value = parts[parts.length - 1];
-  const inner = () => parseDer(Buffer.from(bytes(value, 'a CSR extension value', CODE), 'binary'), 'a CSR extension value', CODE);
+  const inner = () => parseDer(primitive(parts[parts.length - 1], TAG.OCTET_STRING, 'a CSR extension value', CODE), 'a CSR extension value', CODE);
   if (id === OID.subjectAltName) {
     const sans = readSubjectAltNames(inner(), CODE);
     into.sans = {
@@ -140,11 +139,10 @@ function readExtension(ext: Asn1, into: { sans: SubjectAltNames; requestsCa: boo
     };
   } else if (id === OID.basicConstraints) {
     const first = children(inner(), 'basicConstraints', CODE)[0];
-    if (first?.type === asn1.Type.BOOLEAN && first.value !== '\x00') into.requestsCa = true;
+    if (first?.tag === TAG.BOOLEAN && first.content[0] !== 0) into.requestsCa = true;
   } else if (id === OID.keyUsage) {
-    const raw = bytes(inner(), 'keyUsage', CODE);
-    const flags = raw.length > 1 ? raw.charCodeAt(1) : 0;
+    const raw = primitive(inner(), TAG.BIT_STRING, 'keyUsage', CODE);
     // keyCertSign is bit 5 (0x04) and cRLSign bit 6 (0x02) of the first byte
-    if (flags & 0x06) into.requestsCa = true;
+    if (raw.length > 1 && raw[1]! & 0x06) into.requestsCa = true;
   }
 }

@@ -1,99 +1,116 @@
-import forge from 'node-forge';
 import { MeshidError } from '../common/errors.js';
 
-const { asn1 } = forge;
-export type Asn1 = forge.asn1.Asn1;
-export { asn1 };
+/**
+ * A strict DER reader over Buffers: every element is a view into the input, nothing is copied or
+ * re-encoded, so a signature can be checked over exactly the bytes that arrived. Framing is
+ * checked for the whole input first (definite, minimal lengths, one-byte tags, no trailing bytes),
+ * with bounds on size and depth so hostile input cannot make it recurse or allocate without limit.
+ */
+export interface Der {
+  /** The identifier octet: class, constructed bit and tag number. */
+  tag: number;
+  /** The whole element: identifier, length and content. */
+  bytes: Buffer;
+  content: Buffer;
+}
 
-/** Depth and size bounds so hostile DER cannot make the parser recurse or allocate without limit. */
 const MAX_DER = 64 * 1024;
 const MAX_DEPTH = 16;
+const CONSTRUCTED = 0x20;
 
-interface FromDerOptions {
-  strict?: boolean;
-  parseAllBytes?: boolean;
-  decodeBitStrings?: boolean;
-  maxDepth?: number;
-}
-/** @types/node-forge predates the options object that forge 1.x takes. */
-const fromDer = asn1.fromDer as unknown as (bytes: forge.util.ByteStringBuffer, options: FromDerOptions) => Asn1;
-
-/** Parses strict DER with forge, turning every failure into a MeshidError naming `what`. */
-export function parseDer(der: Uint8Array, what: string, code: string): Asn1 {
+export function parseDer(der: Uint8Array, what: string, code: string): Der {
   if (der.length === 0) throw new MeshidError(code, `${what} is empty`);
   if (der.length > MAX_DER) throw new MeshidError(code, `${what} is larger than ${MAX_DER} bytes`);
+  const buf = Buffer.isBuffer(der) ? der : Buffer.from(der.buffer, der.byteOffset, der.byteLength);
   try {
-    checkDerFraming(der, 0, der.length, 0);
-    return fromDer(forge.util.createBuffer(Buffer.from(der).toString('binary')), {
-      strict: true,
-      parseAllBytes: true,
-      decodeBitStrings: false,
-      maxDepth: MAX_DEPTH,
-    });
+    checkFraming(buf, 0, buf.length, 0);
   } catch {
     throw new MeshidError(code, `${what} is not valid DER (truncated or malformed)`);
   }
+  const root = elementAt(buf, 0);
+  if (root.bytes.length !== buf.length) throw new MeshidError(code, `${what} is not valid DER (bytes after the end)`);
+  return root;
 }
 
-/**
- * forge accepts BER framing (indefinite and non-minimal lengths) even when strict; DER allows one
- * encoding of each value, so anything else is refused here, before forge sees it.
- */
-function checkDerFraming(der: Uint8Array, at: number, end: number, depth: number): void {
+/** The elements inside a constructed element (SEQUENCE, SET, constructed context tag). */
+export function children(node: Der | undefined, what: string, code: string): Der[] {
+  if (!node || !(node.tag & CONSTRUCTED)) throw new MeshidError(code, `${what} is not a constructed ASN.1 value`);
+  const out: Der[] = [];
+  for (let at = 0; at < node.content.length;) {
+    const child = elementAt(node.content, at);
+    out.push(child);
+    at += child.bytes.length;
+  }
+  return out;
+}
+
+/** The content of a primitive element with the given tag. */
+export function primitive(node: Der | undefined, tag: number, what: string, code: string): Buffer {
+  if (!node || node.tag !== tag) throw new MeshidError(code, `${what} is not the expected ASN.1 type`);
+  return node.content;
+}
+
+/** An OBJECT IDENTIFIER in dotted form. */
+export function oidOf(node: Der | undefined, what: string, code: string): string {
+  const raw = primitive(node, 0x06, `${what} (an object identifier)`, code);
+  const arcs: number[] = [];
+  let value = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const b = raw[i]!;
+    if (value === 0 && b === 0x80) throw new MeshidError(code, `${what} is not a minimally encoded object identifier`);
+    value = value * 128 + (b & 0x7f);
+    if (value > Number.MAX_SAFE_INTEGER / 128) throw new MeshidError(code, `${what} has an object identifier arc too large`);
+    if (!(b & 0x80)) {
+      arcs.push(value);
+      value = 0;
+    }
+  }
+  if (raw.length === 0 || raw[raw.length - 1]! & 0x80) throw new MeshidError(code, `${what} is a truncated object identifier`);
+  const first = arcs[0]!;
+  const head = first < 40 ? [0, first] : first < 80 ? [1, first - 40] : [2, first - 80];
+  return [...head, ...arcs.slice(1)].join('.');
+}
+
+/** A BIT STRING's bits, which must be whole bytes (keys, signatures). */
+export function bitStringBytes(node: Der | undefined, what: string, code: string): Buffer {
+  const raw = primitive(node, 0x03, `${what} (a BIT STRING)`, code);
+  if (raw.length < 2 || raw[0] !== 0) throw new MeshidError(code, `${what} is empty or not whole bytes`);
+  return raw.subarray(1);
+}
+
+/** Framing is checked already, so lengths here are known to be minimal and in bounds. */
+function elementAt(buf: Buffer, at: number): Der {
+  const first = buf[at + 1]!;
+  let length = first;
+  let head = 2;
+  if (first & 0x80) {
+    length = 0;
+    for (let i = 0; i < (first & 0x7f); i++) length = length * 256 + buf[at + 2 + i]!;
+    head += first & 0x7f;
+  }
+  return { tag: buf[at]!, bytes: buf.subarray(at, at + head + length), content: buf.subarray(at + head, at + head + length) };
+}
+
+/** BER allows several encodings of one value (indefinite or padded lengths); DER allows one. */
+function checkFraming(der: Buffer, at: number, end: number, depth: number): void {
   if (depth > MAX_DEPTH) throw new Error('nested too deep');
   while (at < end) {
     const tag = der[at]!;
     if ((tag & 0x1f) === 0x1f) throw new Error('multi-byte tag');
-    let length = der[at + 1] ?? 0x80;
+    if (at + 1 >= end) throw new Error('truncated');
+    let length = der[at + 1]!;
     let head = 2;
     if (length & 0x80) {
       const n = length & 0x7f;
-      if (n === 0 || n > 3 || der[at + 2] === 0) throw new Error('indefinite or non-minimal length');
+      if (n === 0 || n > 3 || at + 2 + n > end || der[at + 2] === 0) throw new Error('indefinite, oversized or non-minimal length');
       length = 0;
-      for (let i = 0; i < n; i++) length = length * 256 + (der[at + 2 + i] ?? 0);
+      for (let i = 0; i < n; i++) length = length * 256 + der[at + 2 + i]!;
       if (length < 0x80) throw new Error('long form for a short length');
       head += n;
     }
     const next = at + head + length;
     if (next > end) throw new Error('truncated');
-    if (tag & 0x20) checkDerFraming(der, at + head, next, depth + 1);
+    if (tag & CONSTRUCTED) checkFraming(der, at + head, next, depth + 1);
     at = next;
   }
-}
-
-export function toDer(obj: Asn1): Buffer {
-  return Buffer.from(asn1.toDer(obj).getBytes(), 'binary');
-}
-
-export function children(node: Asn1 | undefined, what: string, code: string): Asn1[] {
-  if (!node || !Array.isArray(node.value)) throw new MeshidError(code, `${what} is not a constructed ASN.1 value`);
-  return node.value as Asn1[];
-}
-
-export function bytes(node: Asn1 | undefined, what: string, code: string): string {
-  if (!node || typeof node.value !== 'string') throw new MeshidError(code, `${what} is not a primitive ASN.1 value`);
-  return node.value;
-}
-
-export function oidOf(node: Asn1 | undefined, what: string, code: string): string {
-  if (!node || node.type !== asn1.Type.OID || typeof node.value !== 'string') throw new MeshidError(code, `${what} is not an object identifier`);
-  return asn1.derToOid(node.value);
-}
-
-/**
- * The bytes of the first element inside an already-parsed SEQUENCE, exactly as they arrived:
- * what a CSR's signature covers, without re-encoding it on every request.
- */
-export function firstChildBytes(der: Buffer): Buffer {
-  const start = afterLength(der, 1).next;
-  const child = afterLength(der, start + 1);
-  return der.subarray(start, child.next + child.length);
-}
-
-function afterLength(der: Buffer, at: number): { length: number; next: number } {
-  const first = der[at]!;
-  if (first < 0x80) return { length: first, next: at + 1 };
-  let length = 0;
-  for (let i = 1; i <= (first & 0x7f); i++) length = length * 256 + der[at + i]!;
-  return { length, next: at + 1 + (first & 0x7f) };
 }

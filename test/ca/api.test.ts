@@ -32,7 +32,9 @@ test('round trip over HTTPS: token minted, openssl CSR, certificate back, chain 
   const { csr } = await opensslCsr({ san: `URI:${ID}` });
   const res = await issue(ca, { csr }, token);
   assert.equal(res.status, 200, res.text);
+  assert.equal(res.headers['content-type'], 'application/json; charset=utf-8');
   const body = res.json();
+  assert.deepEqual(Object.keys(body), ['spiffeId', 'certChain', 'trustBundle', 'expiresAt']);
   assert.equal(body.spiffeId, ID);
   assert.equal(body.certChain.length, 2);
   assert.deepEqual(body.trustBundle, [await ca.roots()]);
@@ -51,7 +53,7 @@ test('round trip over HTTPS: token minted, openssl CSR, certificate back, chain 
   await new Promise((r) => setTimeout(r, 200));
   assert.match(logText, /"event":"certificate_issued".*"spiffeId":"spiffe:\/\/cluster.local\/ns\/shop\/sa\/cart"/);
   assert.match(logText, /"serial":"[0-9a-f]{32}"/);
-  assert.match(logText, /"event":"certificate_refused".*"result":"invalid_(pem|csr)"/);
+  assert.match(logText, /"event":"certificate_refused","spiffeId":"spiffe:\/\/cluster.local\/ns\/shop\/sa\/cart","result":"invalid_(pem|csr)"/, 'a refusal after a good token names the caller');
   assert.ok(!logText.includes(token), 'the token never reaches the log');
   assert.ok(!logText.includes(csr.split('\n')[1]!), 'the CSR never reaches the log');
   assert.ok(!logText.includes('PRIVATE KEY'));
