@@ -1,6 +1,10 @@
 import { createPublicKey, sign, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { FileCaStore } from '../src/ca/file-store.js';
+import { loadCaMaterial } from '../src/ca/material.js';
+import { loadLocalIssuer } from '../src/ca/auth/local-issuer.js';
 import { bitStringBytes, children, parseDer } from '../src/pki/der.js';
 import { decodePem } from '../src/pki/pem.js';
+import type { CaFixture } from './ca-fixture.js';
 
 /**
  * The raw crypto one issuance needs, and nothing else: verify the token's RS256 signature with a
@@ -53,4 +57,13 @@ export class RawIssuanceCrypto {
     }
     return n / (used / 1e6);
   }
+}
+
+/** The ceiling for a fixture: its tokens and CSRs, its issuer's key and its signing CA's key. */
+export async function rawCryptoFor(f: CaFixture): Promise<RawIssuanceCrypto> {
+  const stored = await new FileCaStore(f.dataDir).read();
+  if (!stored) throw new Error(`no CA material in ${f.dataDir}`);
+  const signer = loadCaMaterial(stored.files, Date.now()).signer;
+  const issuer = await loadLocalIssuer(f.dataDir, false);
+  return new RawIssuanceCrypto(f.tokens, f.csrs, issuer.publicKey, signer.privateKey, signer.hash);
 }

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -6,12 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FileCaStore } from '../src/ca/file-store.js';
-import { createCaFiles } from '../src/ca/material.js';
+import { createCaFiles, loadCaMaterial } from '../src/ca/material.js';
+import { issueServingCert, servingNames } from '../src/controlplane/serving-cert.js';
 import { loadLocalIssuer, mintToken } from '../src/ca/auth/local-issuer.js';
 import { buildCsrPem } from '../src/pki/csr-build.js';
 import { generateKeyPair, type KeyAlgorithm } from '../src/pki/keys.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const BARE = fileURLToPath(new URL('./ca-bare-server.js', import.meta.url));
 
 /** A local-mode data directory and, for each of `count` workloads, its own token and CSR. */
 export interface CaFixture {
@@ -94,6 +96,45 @@ export async function startServe(dataDir: string): Promise<ServeChild> {
       child.kill('SIGTERM');
       await exited;
       await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface BareChild {
+  child: ChildProcess;
+  port: number;
+  /** Busy-waits this long per request from now on (CPU time), standing in for the CA's crypto. */
+  setSpin(micros: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** bench/ca-bare-server.ts as a child, with a serving certificate from the fixture's CA, answering `body`. */
+export async function startBare(f: CaFixture, body: string): Promise<BareChild> {
+  const stored = await new FileCaStore(f.dataDir).read();
+  if (!stored) throw new Error(`no CA material in ${f.dataDir}`);
+  const ca = loadCaMaterial(stored.files, Date.now());
+  const cert = issueServingCert(ca, { dnsNames: servingNames('meshid-system'), ips: ['127.0.0.1'], now: Date.now(), ttlMs: 3_600_000, random: randomBytes });
+  const dir = await mkdtemp(join(tmpdir(), 'meshid-bench-bare-'));
+  const configFile = join(dir, 'config.json');
+  await writeFile(configFile, JSON.stringify({ key: cert.key, cert: cert.cert, body }), { mode: 0o600 });
+  const child = fork(BARE, [configFile], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+  const next = () => new Promise<Record<string, number>>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as Record<string, number>));
+    child.once('exit', (code) => reject(new Error(`the bare server exited ${code}`)));
+  });
+  const { port } = await next();
+  const exited = new Promise((r) => child.once('exit', r));
+  return {
+    child,
+    port: port!,
+    async setSpin(micros) {
+      child.send({ spinMicros: Math.round(micros) });
+      await next();
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+      await rm(dir, { recursive: true, force: true });
     },
   };
 }

@@ -23,3 +23,13 @@ export function printFigures(title: string, figures: Figure[]): void {
 function fmt(n: number): string {
   return n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2);
 }
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? 0 : s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+/** min-max of a set of ratios, for the note beside their median. */
+export function range(xs: number[]): string {
+  return `${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)}`;
+}

@@ -1,6 +1,6 @@
 /**
  * DER encoding straight into Buffers. Certificates are built per request, and an ASN.1 object
- * tree (node-forge) cost several times the signature itself; parsing stays with forge (der.ts).
+ * tree (node-forge) cost several times the signature itself; der.ts is the reading side.
  */
 
 export const TAG = {
