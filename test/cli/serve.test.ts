@@ -1,35 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { meshid, spawnServe } from '../helpers/cli.js';
 import { postJson } from '../helpers/http.js';
 import { opensslCsr, opensslVerify, tempDir } from '../helpers/openssl.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-const run = promisify(execFile);
-
-function meshid(args: string[]) {
-  return run(process.execPath, [MAIN, ...args]).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-  );
-}
-
 test('meshid serve --local prints one ready line, meshid token mints a token it accepts, SIGTERM exits 0', async () => {
   const dataDir = await tempDir('cli-serve-');
-  const child = spawn(process.execPath, [MAIN, 'serve', '--local', '--data-dir', dataDir, '--ca-port', '0', '--webhook-port', '0', '--monitoring-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (c) => (stderr += c));
-  const ready = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (c) => {
-      stdout += c;
-      if (stdout.includes('\n')) resolve(stdout);
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-  });
+  const { child, ready, stderr } = await spawnServe(['--local', '--data-dir', dataDir, '--ca-port', '0', '--webhook-port', '0', '--monitoring-port', '0']);
   assert.match(ready, /^meshid ready: ca=https:\/\/127\.0\.0\.1:\d+\/v1\/certificates webhook=https:\/\/127\.0\.0\.1:\d+\/inject monitoring=http:\/\/127\.0\.0\.1:\d+\/metrics trust-bundle=\S+root-cert\.pem\n$/);
   const caUrl = /ca=(\S+)/.exec(ready)![1]!;
 
@@ -51,7 +29,7 @@ test('meshid serve --local prints one ready line, meshid token mints a token it 
   child.kill('SIGTERM');
   const code = await new Promise((r) => child.on('exit', r));
   assert.equal(code, 0);
-  assert.ok(!stderr.includes(token.stdout.trim()), 'no token in the logs');
+  assert.ok(!stderr().includes(token.stdout.trim()), 'no token in the logs');
 });
 
 test('wrong flags and values exit non-zero with a one-line reason naming them', async () => {

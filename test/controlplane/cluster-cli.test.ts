@@ -1,27 +1,16 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { caCommand } from '../../src/cli/ca.js';
 import { serveCommand } from '../../src/cli/serve.js';
 import { parseServeConfig } from '../../src/controlplane/config.js';
+import { meshid, spawnServe } from '../helpers/cli.js';
 import { NS, publishedBundle, startFakeCluster } from '../helpers/fake-cluster.js';
 import { send } from '../helpers/http.js';
 import { tempDir } from '../helpers/openssl.js';
 import { waitFor } from '../helpers/wait.js';
-
-const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
-
-function meshid(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { timeout: 20_000, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 test('cluster-mode serve flags: defaults, and every wrong value reported at once', () => {
   const d = parseServeConfig({});
@@ -66,22 +55,12 @@ test('meshid serve without --local runs against the cluster of --kubeconfig; ca 
   const cluster = await startFakeCluster(t);
   const kubeconfig = await cluster.kubeconfigFile();
   const env = { POD_NAMESPACE: NS, POD_NAME: 'meshid-7d9f-x2' };
-  const child = spawn(process.execPath, [MAIN, 'serve', '--kubeconfig', kubeconfig, '--ca-port', '0', '--webhook-port', '0', '--monitoring-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const { child, ready, stderr } = await spawnServe(['--kubeconfig', kubeconfig, '--ca-port', '0', '--webhook-port', '0', '--monitoring-port', '0'], env);
   t.after(() => child.kill('SIGKILL'));
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (c) => (stderr += c));
-  const ready = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (c) => {
-      stdout += c;
-      if (stdout.includes('\n')) resolve(stdout);
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-  });
   assert.match(ready, /^meshid ready: ca=https:\/\/127\.0\.0\.1:\d+\/v1\/certificates webhook=\S+ monitoring=(http:\/\/127\.0\.0\.1:\d+)\/metrics trust-bundle=configmap\/meshid-ca-root-cert\n$/);
   assert.equal((await send(`${/monitoring=(\S+)\/metrics/.exec(ready)![1]}/readyz`)).status, 200);
   // The log line follows the ready line on another pipe, so it may arrive a little later.
-  await waitFor(() => /"listen":"0\.0\.0\.0"/.test(stderr), { what: 'the ready log line naming the listen address 0.0.0.0' });
+  await waitFor(() => /"listen":"0\.0\.0\.0"/.test(stderr()), { what: 'the ready log line naming the listen address 0.0.0.0' });
   await waitFor(() => (cluster.fake.get('leases', NS, 'meshid-leader')?.spec as { holderIdentity?: string } | undefined)?.holderIdentity === 'meshid-7d9f-x2', { what: 'the lease held under $POD_NAME' });
   await waitFor(() => publishedBundle(cluster.fake, 'shop') !== undefined, { what: 'the bundle published' });
 

@@ -1,0 +1,43 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** The built CLI, found next to the compiled tests whatever the output directory. */
+export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `meshid ARGS` to its end; never rejects, so a test can assert on a failing exit. */
+export function meshid(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [MAIN, ...args], { timeout: 20_000, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+export interface ServeChild {
+  child: ChildProcess;
+  /** The one ready line, with its newline. */
+  ready: string;
+  stderr(): string;
+}
+
+/** `meshid serve ARGS` as a child process, resolved once it printed its ready line (rejected if it exits first). */
+export async function spawnServe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServeChild> {
+  const child = spawn(process.execPath, [MAIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stderr!.on('data', (c) => (stderr += c));
+  const ready = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (c) => {
+      stdout += c;
+      if (stdout.includes('\n')) resolve(stdout);
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+  });
+  return { child, ready, stderr: () => stderr };
+}
