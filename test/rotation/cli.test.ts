@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import { FileCaStore } from '../../src/ca/file-store.js';
@@ -12,17 +10,7 @@ import { createCaFiles } from '../../src/ca/material.js';
 import { startRotationDriver } from '../../src/ca/rotation/driver.js';
 import { systemClock } from '../../src/common/clock.js';
 import { silentLogger } from '../../src/common/log.js';
-
-/** The compiled CLI next to this compiled test, whatever the outDir. */
-const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
-
-function meshid(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+import { meshid } from '../helpers/cli.js';
 
 async function dataDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'meshid-cli-'));
