@@ -2,7 +2,7 @@ import { createPublicKey, sign, verify, type JsonWebKey, type KeyObject } from '
 import { FileCaStore } from '../src/ca/file-store.js';
 import { loadCaMaterial } from '../src/ca/material.js';
 import { loadLocalIssuer } from '../src/ca/auth/local-issuer.js';
-import { bitStringBytes, children, parseDer } from '../src/pki/der.js';
+import { bitStringBytes, children, parseDerSequence } from '../src/pki/der.js';
 import { decodePem } from '../src/pki/pem.js';
 import type { CaFixture } from './ca-fixture.js';
 
@@ -24,12 +24,12 @@ export class RawIssuanceCrypto {
     });
     this.csrs = csrPems.map((pem) => {
       const der = decodePem(pem, ['CERTIFICATE REQUEST'], 'a bench CSR');
-      const [info, , sig] = children(parseDer(der, 'a bench CSR', 'bench'), 'a bench CSR', 'bench');
+      const { elements: [info, , sig], bytes: [signed] } = parseDerSequence(der, 'a bench CSR', 'bench');
       const spki = children(info, 'request info', 'bench')[2];
       const bits = bitStringBytes(children(spki, 'spki', 'bench')[1], 'a bench CSR key', 'bench');
       if (bits.length !== 65) throw new Error('the bench CSRs carry P-256 keys');
       const jwk = { kty: 'EC', crv: 'P-256', x: bits.toString('base64url', 1, 33), y: bits.toString('base64url', 33) };
-      return { jwk, signed: info!.bytes, signature: bitStringBytes(sig, 'a bench CSR signature', 'bench') };
+      return { jwk, signed: signed!, signature: bitStringBytes(sig, 'a bench CSR signature', 'bench') };
     });
   }
 

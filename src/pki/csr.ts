@@ -1,14 +1,14 @@
 import { createPublicKey, verify, type KeyObject, type JsonWebKey } from 'node:crypto';
 import { MeshidError } from '../common/errors.js';
-import { bitStringBytes, children, oidOf, parseDer, primitive, type Der } from './der.js';
-import { bitString, integer, NULL, oid, sequence, TAG } from './der-write.js';
+import {
+  asn1, bitString, bitStringBytes, children, integer, nullValue, oid, oidOf, parseDer, parseDerSequence, primitive, seq, sequenceOf, toDer, type Asn1,
+} from './der.js';
 import { rsaKeyInfo, type KeyInfo } from './keys.js';
 import { CSR_SIGNATURE_ALGORITHMS, OID } from './oids.js';
 import { decodePem } from './pem.js';
 import { readSubjectAltNames, type SubjectAltNames } from './san.js';
 
 const CODE = 'invalid_csr';
-const ATTRIBUTES = 0xa0;
 
 export interface ParsedCsr {
   publicKey: KeyObject;
@@ -29,46 +29,51 @@ export function parseCsrPem(pem: string): ParsedCsr {
 }
 
 export function parseCsrDer(der: Uint8Array): ParsedCsr {
-  const parts = children(sequenceOf(parseDer(der, 'the CSR', CODE), 'the CSR'), 'the CSR', CODE);
-  const [info, sigAlg, sigValue] = parts;
-  if (parts.length !== 3 || !info || !sigAlg || !sigValue) throw new MeshidError(CODE, 'the CSR must be a sequence of request info, algorithm and signature');
-  const fields = children(sequenceOf(info, 'the CSR request info'), 'the CSR request info', CODE);
+  const csr = parseDerSequence(Buffer.from(der.buffer, der.byteOffset, der.byteLength), 'the CSR', CODE);
+  const [info, sigAlg, sigValue] = csr.elements;
+  if (csr.elements.length !== 3 || !info || !sigAlg || !sigValue) throw new MeshidError(CODE, 'the CSR must be a sequence of request info, algorithm and signature');
+  const fields = children(sequence(info, 'the CSR request info'), 'the CSR request info', CODE);
   const [version, subject, spki, attributes] = fields;
-  const version0 = version?.tag === TAG.INTEGER && version.content.length === 1 && version.content[0] === 0;
-  if (!version0) throw new MeshidError(CODE, 'the CSR version must be 1 (encoded 0)');
+  if (primitive(version, asn1.Type.INTEGER, 'the CSR version', CODE).toString('hex') !== '00') throw new MeshidError(CODE, 'the CSR version must be 1 (encoded 0)');
   if (!subject || !spki) throw new MeshidError(CODE, 'the CSR has no public key');
-  if (fields.length > 4 || (attributes && attributes.tag !== ATTRIBUTES)) throw new MeshidError(CODE, 'the CSR request info has unexpected fields');
-  const algOid = oidOf(children(sequenceOf(sigAlg, 'the CSR signature algorithm'), 'the CSR signature algorithm', CODE)[0], 'the CSR signature algorithm', CODE);
+  const attributesTagged = attributes?.tagClass === asn1.Class.CONTEXT_SPECIFIC && attributes.type === 0;
+  if (fields.length > 4 || (attributes && !attributesTagged)) throw new MeshidError(CODE, 'the CSR request info has unexpected fields');
+  const algOid = oidOf(children(sequence(sigAlg, 'the CSR signature algorithm'), 'the CSR signature algorithm', CODE)[0], 'the CSR signature algorithm', CODE);
   const alg = CSR_SIGNATURE_ALGORITHMS[algOid];
-  if (!alg) throw new MeshidError('unsupported_signature_algorithm', `the CSR is signed with algorithm ${algOid}; use ECDSA or RSA with SHA-256/384/512`);
+  if (!alg) throw new MeshidError('unsupported_signature_algorithm', `the CSR is signed with algorithm ${algOid.slice(0, 64)}; use ECDSA or RSA with SHA-256/384/512`);
 
   const { publicKey, keyInfo, bits, spkiDer } = importPublicKey(spki);
   if (keyInfo.kind !== alg.key) throw new MeshidError(CODE, `the CSR signature algorithm does not match its ${keyInfo.kind.toUpperCase()} key`);
 
   const signature = bitStringBytes(sigValue, 'the CSR signature', CODE);
-  if (!verify(alg.hash, info.bytes, { key: publicKey, dsaEncoding: 'der' }, signature)) {
+  // The request info exactly as it arrived: parseDerSequence proved it is the one DER encoding.
+  if (!verify(alg.hash, csr.bytes[0]!, { key: publicKey, dsaEncoding: 'der' }, signature)) {
     throw new MeshidError('csr_signature_invalid', 'the CSR signature does not verify with its own public key (was it altered?)');
   }
   const ext = readExtensionRequest(attributes);
   return { publicKey, keyInfo, spkiDer, publicKeyBits: bits, sans: ext.sans, requestsCa: ext.requestsCa };
 }
 
-function sequenceOf(node: Der, what: string): Der {
-  if (node.tag !== TAG.SEQUENCE) throw new MeshidError(CODE, `${what} is not a SEQUENCE`);
+function sequence(node: Asn1, what: string): Asn1 {
+  if (node.tagClass !== asn1.Class.UNIVERSAL || node.type !== asn1.Type.SEQUENCE) throw new MeshidError(CODE, `${what} is not a SEQUENCE`);
   return node;
 }
+
+/** The AlgorithmIdentifier of each accepted EC curve, encoded once. */
+const EC_ALGORITHMS = new Map<string, Buffer>([OID.p256, OID.p384].map((curve) => [curve, toDer(seq([oid(OID.ecPublicKey), oid(curve)]))]));
+const RSA_ALGORITHM = toDer(seq([oid(OID.rsaEncryption), nullValue()]));
 
 /**
  * The key, what policy says of it, and its canonical encoding. Policy is read from the DER, before
  * the import, and JWK import is node's cheapest way into a KeyObject (half of SPKI DER import).
  */
-function importPublicKey(spki: Der): { publicKey: KeyObject; keyInfo: KeyInfo; bits: Buffer; spkiDer: Buffer } {
+function importPublicKey(spki: Asn1): { publicKey: KeyObject; keyInfo: KeyInfo; bits: Buffer; spkiDer: Buffer } {
   const [alg, keyBits] = children(spki, 'the CSR public key', CODE);
   const [algOid, params] = children(alg, 'the CSR public key algorithm', CODE);
   const keyOid = oidOf(algOid, 'the CSR public key algorithm', CODE);
   const bits = bitStringBytes(keyBits, 'the CSR public key', CODE);
   if (keyOid === OID.ecPublicKey) {
-    const curveOid = params?.tag === TAG.OID ? oidOf(params, 'the CSR key curve', CODE) : 'unknown';
+    const curveOid = params?.type === asn1.Type.OID ? oidOf(params, 'the CSR key curve', CODE) : 'unknown';
     const curve = curveOid === OID.p256 ? { crv: 'P-256' as const, size: 32 } : curveOid === OID.p384 ? { crv: 'P-384' as const, size: 48 } : null;
     if (!curve) throw new MeshidError('unsupported_key', `EC curve ${curveOid.slice(0, 64)} is not accepted; use P-256 or P-384`);
     if (bits.length !== 1 + 2 * curve.size || bits[0] !== 4) throw new MeshidError(CODE, `the CSR's ${curve.crv} public key is not an uncompressed point`);
@@ -78,17 +83,17 @@ function importPublicKey(spki: Der): { publicKey: KeyObject; keyInfo: KeyInfo; b
       x: bits.toString('base64url', 1, 1 + curve.size),
       y: bits.toString('base64url', 1 + curve.size),
     };
-    const spkiDer = sequence([sequence([oid(OID.ecPublicKey), oid(curveOid)]), bitString(bits)]);
+    const spkiDer = sequenceOf([EC_ALGORITHMS.get(curveOid)!, toDer(bitString(bits))]);
     return { publicKey: createKey(jwk), keyInfo: { kind: 'ec', curve: curve.crv }, bits, spkiDer };
   }
   if (keyOid === OID.rsaEncryption) {
     const [n, e] = children(parseDer(bits, 'the CSR RSA public key', CODE), 'the CSR RSA public key', CODE);
-    const modulus = magnitude(primitive(n, TAG.INTEGER, 'the RSA modulus', CODE));
-    const exponent = magnitude(primitive(e, TAG.INTEGER, 'the RSA exponent', CODE));
+    const modulus = magnitude(primitive(n, asn1.Type.INTEGER, 'the RSA modulus', CODE));
+    const exponent = magnitude(primitive(e, asn1.Type.INTEGER, 'the RSA exponent', CODE));
     const keyInfo = rsaKeyInfo(bitLength(modulus));
     const jwk: JsonWebKey = { kty: 'RSA', n: modulus.toString('base64url'), e: exponent.toString('base64url') };
-    const canonical = sequence([integer(modulus), integer(exponent)]);
-    return { publicKey: createKey(jwk), keyInfo, bits: canonical, spkiDer: sequence([sequence([oid(OID.rsaEncryption), NULL]), bitString(canonical)]) };
+    const canonical = toDer(seq([integer(modulus), integer(exponent)]));
+    return { publicKey: createKey(jwk), keyInfo, bits: canonical, spkiDer: sequenceOf([RSA_ALGORITHM, toDer(bitString(canonical))]) };
   }
   throw new MeshidError('unsupported_key', `public key algorithm ${keyOid.slice(0, 64)} is not accepted; use ECDSA P-256/P-384 or RSA`);
 }
@@ -111,7 +116,7 @@ function magnitude(raw: Buffer): Buffer {
   return raw.subarray(i);
 }
 
-function readExtensionRequest(attributes: Der | undefined): { sans: SubjectAltNames; requestsCa: boolean } {
+function readExtensionRequest(attributes: Asn1 | undefined): { sans: SubjectAltNames; requestsCa: boolean } {
   const result = { sans: { uris: [], dns: [], ips: [], emails: [], other: 0 } as SubjectAltNames, requestsCa: false };
   if (!attributes) return result;
   for (const attr of children(attributes, 'the CSR attributes', CODE)) {
@@ -124,10 +129,10 @@ function readExtensionRequest(attributes: Der | undefined): { sans: SubjectAltNa
   return result;
 }
 
-function readExtension(ext: Der, into: { sans: SubjectAltNames; requestsCa: boolean }): void {
+function readExtension(ext: Asn1, into: { sans: SubjectAltNames; requestsCa: boolean }): void {
   const parts = children(ext, 'a CSR extension', CODE);
   const id = oidOf(parts[0], 'a CSR extension id', CODE);
-  const inner = () => parseDer(primitive(parts[parts.length - 1], TAG.OCTET_STRING, 'a CSR extension value', CODE), 'a CSR extension value', CODE);
+  const inner = () => parseDer(primitive(parts[parts.length - 1], asn1.Type.OCTETSTRING, 'a CSR extension value', CODE), 'a CSR extension value', CODE);
   if (id === OID.subjectAltName) {
     const sans = readSubjectAltNames(inner(), CODE);
     into.sans = {
@@ -139,9 +144,9 @@ function readExtension(ext: Der, into: { sans: SubjectAltNames; requestsCa: bool
     };
   } else if (id === OID.basicConstraints) {
     const first = children(inner(), 'basicConstraints', CODE)[0];
-    if (first?.tag === TAG.BOOLEAN && first.content[0] !== 0) into.requestsCa = true;
+    if (first?.tagClass === asn1.Class.UNIVERSAL && first.type === asn1.Type.BOOLEAN && first.value !== '\x00') into.requestsCa = true;
   } else if (id === OID.keyUsage) {
-    const raw = primitive(inner(), TAG.BIT_STRING, 'keyUsage', CODE);
+    const raw = primitive(inner(), asn1.Type.BITSTRING, 'keyUsage', CODE);
     // keyCertSign is bit 5 (0x04) and cRLSign bit 6 (0x02) of the first byte
     if (raw.length > 1 && raw[1]! & 0x06) into.requestsCa = true;
   }

@@ -1,116 +1,143 @@
+import forge from 'node-forge';
 import { MeshidError } from '../common/errors.js';
 
-/**
- * A strict DER reader over Buffers: every element is a view into the input, nothing is copied or
- * re-encoded, so a signature can be checked over exactly the bytes that arrived. Framing is
- * checked for the whole input first (definite, minimal lengths, one-byte tags, no trailing bytes),
- * with bounds on size and depth so hostile input cannot make it recurse or allocate without limit.
- */
-export interface Der {
-  /** The identifier octet: class, constructed bit and tag number. */
-  tag: number;
-  /** The whole element: identifier, length and content. */
-  bytes: Buffer;
-  content: Buffer;
-}
+const { asn1 } = forge;
+export type Asn1 = forge.asn1.Asn1;
+export { asn1 };
 
+/** Depth and size bounds so hostile DER cannot make the parser recurse or allocate without limit. */
 const MAX_DER = 64 * 1024;
 const MAX_DEPTH = 16;
 const CONSTRUCTED = 0x20;
 
-export function parseDer(der: Uint8Array, what: string, code: string): Der {
+interface FromDerOptions {
+  strict?: boolean;
+  parseAllBytes?: boolean;
+  decodeBitStrings?: boolean;
+  maxDepth?: number;
+}
+/** @types/node-forge predates the options object that forge 1.x takes. */
+const fromDer = asn1.fromDer as unknown as (bytes: string, options: FromDerOptions) => Asn1;
+
+/**
+ * Parses strict DER with forge and refuses anything that is not the one DER encoding of its value.
+ * forge reads BER framing (indefinite and non-minimal lengths, padded integers) even when strict;
+ * DER encodings are unique, so forge's re-encoding of what it parsed must give back the input.
+ */
+export function parseDer(der: Uint8Array, what: string, code: string): Asn1 {
+  const node = parseStrict(der, what, code);
+  if (!toDer(node).equals(der)) throw notDer(what, code);
+  return node;
+}
+
+/**
+ * parseDer for a SEQUENCE whose elements are needed as they arrived, such as a CSR's signed
+ * request info: each element is encoded once for the canonical check, and its bytes are handed out
+ * as views into the input instead of being encoded again where they are used.
+ */
+export function parseDerSequence(der: Buffer, what: string, code: string): { elements: Asn1[]; bytes: Buffer[] } {
+  const node = parseStrict(der, what, code);
+  if (node.tagClass !== asn1.Class.UNIVERSAL || node.type !== asn1.Type.SEQUENCE || !Array.isArray(node.value)) {
+    throw new MeshidError(code, `${what} is not a SEQUENCE`);
+  }
+  const encoded = node.value.map(toDer);
+  if (!frame(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, encoded).equals(der)) throw notDer(what, code);
+  // The input equals the frame around the elements' encodings, so they sit at its end in order.
+  let at = der.length - encoded.reduce((n, e) => n + e.length, 0);
+  const bytes = encoded.map((e) => der.subarray(at, (at += e.length)));
+  return { elements: node.value, bytes };
+}
+
+function parseStrict(der: Uint8Array, what: string, code: string): Asn1 {
   if (der.length === 0) throw new MeshidError(code, `${what} is empty`);
   if (der.length > MAX_DER) throw new MeshidError(code, `${what} is larger than ${MAX_DER} bytes`);
-  const buf = Buffer.isBuffer(der) ? der : Buffer.from(der.buffer, der.byteOffset, der.byteLength);
   try {
-    checkFraming(buf, 0, buf.length, 0);
+    return fromDer(Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('binary'), {
+      strict: true,
+      parseAllBytes: true,
+      decodeBitStrings: false,
+      maxDepth: MAX_DEPTH,
+    });
   } catch {
-    throw new MeshidError(code, `${what} is not valid DER (truncated or malformed)`);
+    throw notDer(what, code);
   }
-  const root = elementAt(buf, 0);
-  if (root.bytes.length !== buf.length) throw new MeshidError(code, `${what} is not valid DER (bytes after the end)`);
-  return root;
 }
 
-/** The elements inside a constructed element (SEQUENCE, SET, constructed context tag). */
-export function children(node: Der | undefined, what: string, code: string): Der[] {
-  if (!node || !(node.tag & CONSTRUCTED)) throw new MeshidError(code, `${what} is not a constructed ASN.1 value`);
-  const out: Der[] = [];
-  for (let at = 0; at < node.content.length;) {
-    const child = elementAt(node.content, at);
-    out.push(child);
-    at += child.bytes.length;
-  }
-  return out;
+function notDer(what: string, code: string): MeshidError {
+  return new MeshidError(code, `${what} is not valid DER (truncated, malformed or not in its one DER encoding)`);
 }
 
-/** The content of a primitive element with the given tag. */
-export function primitive(node: Der | undefined, tag: number, what: string, code: string): Buffer {
-  if (!node || node.tag !== tag) throw new MeshidError(code, `${what} is not the expected ASN.1 type`);
-  return node.content;
+export function toDer(node: Asn1): Buffer {
+  return Buffer.from(asn1.toDer(node).getBytes(), 'binary');
 }
 
-/** An OBJECT IDENTIFIER in dotted form. */
-export function oidOf(node: Der | undefined, what: string, code: string): string {
-  const raw = primitive(node, 0x06, `${what} (an object identifier)`, code);
-  const arcs: number[] = [];
-  let value = 0;
-  for (let i = 0; i < raw.length; i++) {
-    const b = raw[i]!;
-    if (value === 0 && b === 0x80) throw new MeshidError(code, `${what} is not a minimally encoded object identifier`);
-    value = value * 128 + (b & 0x7f);
-    if (value > Number.MAX_SAFE_INTEGER / 128) throw new MeshidError(code, `${what} has an object identifier arc too large`);
-    if (!(b & 0x80)) {
-      arcs.push(value);
-      value = 0;
-    }
+/**
+ * A constructed element around parts that are DER already (pre-encoded once per signer or kind, or
+ * encoded by forge for this request): forge writes the identifier and length, the parts go in as
+ * bytes. forge sets the constructed bit only for a value of child objects, so it rides on the type.
+ */
+export function frame(tagClass: forge.asn1.Class, type: number, parts: readonly Buffer[]): Buffer {
+  const node = asn1.create(tagClass, (type | CONSTRUCTED) as forge.asn1.Type, false, Buffer.concat(parts).toString('binary'));
+  return toDer(node);
+}
+
+export const sequenceOf = (parts: readonly Buffer[]): Buffer => frame(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, parts);
+
+export function children(node: Asn1 | undefined, what: string, code: string): Asn1[] {
+  if (!node || !Array.isArray(node.value)) throw new MeshidError(code, `${what} is not a constructed ASN.1 value`);
+  return node.value;
+}
+
+/** The content of a primitive element of the given universal type, as bytes. */
+export function primitive(node: Asn1 | undefined, type: forge.asn1.Type, what: string, code: string): Buffer {
+  if (!node || node.tagClass !== asn1.Class.UNIVERSAL || node.type !== type || typeof node.value !== 'string') {
+    throw new MeshidError(code, `${what} is not the expected ASN.1 type`);
   }
-  if (raw.length === 0 || raw[raw.length - 1]! & 0x80) throw new MeshidError(code, `${what} is a truncated object identifier`);
-  const first = arcs[0]!;
-  const head = first < 40 ? [0, first] : first < 80 ? [1, first - 40] : [2, first - 80];
-  return [...head, ...arcs.slice(1)].join('.');
+  return Buffer.from(node.value, 'binary');
+}
+
+export function oidOf(node: Asn1 | undefined, what: string, code: string): string {
+  if (!node || node.tagClass !== asn1.Class.UNIVERSAL || node.type !== asn1.Type.OID || typeof node.value !== 'string') {
+    throw new MeshidError(code, `${what} is not an object identifier`);
+  }
+  return asn1.derToOid(node.value);
 }
 
 /** A BIT STRING's bits, which must be whole bytes (keys, signatures). */
-export function bitStringBytes(node: Der | undefined, what: string, code: string): Buffer {
-  const raw = primitive(node, 0x03, `${what} (a BIT STRING)`, code);
+export function bitStringBytes(node: Asn1 | undefined, what: string, code: string): Buffer {
+  const raw = primitive(node, asn1.Type.BITSTRING, `${what} (a BIT STRING)`, code);
   if (raw.length < 2 || raw[0] !== 0) throw new MeshidError(code, `${what} is empty or not whole bytes`);
   return raw.subarray(1);
 }
 
-/** Framing is checked already, so lengths here are known to be minimal and in bounds. */
-function elementAt(buf: Buffer, at: number): Der {
-  const first = buf[at + 1]!;
-  let length = first;
-  let head = 2;
-  if (first & 0x80) {
-    length = 0;
-    for (let i = 0; i < (first & 0x7f); i++) length = length * 256 + buf[at + 2 + i]!;
-    head += first & 0x7f;
-  }
-  return { tag: buf[at]!, bytes: buf.subarray(at, at + head + length), content: buf.subarray(at + head, at + head + length) };
+// Builders for the elements encoded per request or once per signer; forge does the encoding.
+export const seq = (items: Asn1[]): Asn1 => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, items);
+export const set = (items: Asn1[]): Asn1 => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SET, true, items);
+export const oid = (id: string): Asn1 => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(id).getBytes());
+export const octets = (raw: Uint8Array): Asn1 => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OCTETSTRING, false, binary(raw));
+export const bool = (v: boolean): Asn1 => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BOOLEAN, false, v ? '\xff' : '\x00');
+export const nullValue = (): Asn1 => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, '');
+export const utf8 = (s: string): Asn1 => asn1.create(asn1.Class.UNIVERSAL, asn1.Type.UTF8, false, forge.util.encodeUtf8(s));
+export const bitString = (raw: Uint8Array, unusedBits = 0): Asn1 =>
+  asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, String.fromCharCode(unusedBits) + binary(raw));
+export const contextTag = (n: number, constructed: boolean, value: Asn1[] | string): Asn1 =>
+  asn1.create(asn1.Class.CONTEXT_SPECIFIC, n as forge.asn1.Type, constructed, value);
+
+/** A non-negative INTEGER from big-endian magnitude bytes: leading zeros dropped, a 0x00 kept where the sign needs it. */
+export function integer(raw: Uint8Array): Asn1 {
+  let i = 0;
+  while (i < raw.length - 1 && raw[i] === 0) i++;
+  const magnitude = raw.length === 0 ? '\x00' : binary(raw.subarray(i));
+  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, magnitude.charCodeAt(0) >= 0x80 ? `\x00${magnitude}` : magnitude);
 }
 
-/** BER allows several encodings of one value (indefinite or padded lengths); DER allows one. */
-function checkFraming(der: Buffer, at: number, end: number, depth: number): void {
-  if (depth > MAX_DEPTH) throw new Error('nested too deep');
-  while (at < end) {
-    const tag = der[at]!;
-    if ((tag & 0x1f) === 0x1f) throw new Error('multi-byte tag');
-    if (at + 1 >= end) throw new Error('truncated');
-    let length = der[at + 1]!;
-    let head = 2;
-    if (length & 0x80) {
-      const n = length & 0x7f;
-      if (n === 0 || n > 3 || at + 2 + n > end || der[at + 2] === 0) throw new Error('indefinite, oversized or non-minimal length');
-      length = 0;
-      for (let i = 0; i < n; i++) length = length * 256 + der[at + 2 + i]!;
-      if (length < 0x80) throw new Error('long form for a short length');
-      head += n;
-    }
-    const next = at + head + length;
-    if (next > end) throw new Error('truncated');
-    if (tag & CONSTRUCTED) checkFraming(der, at + head, next, depth + 1);
-    at = next;
-  }
+/** UTCTime through 2049, GeneralizedTime after, as RFC 5280 §4.1.2.5 requires. Whole seconds, Zulu. */
+export function time(ms: number): Asn1 {
+  const d = new Date(Math.floor(ms / 1000) * 1000);
+  if (d.getUTCFullYear() < 2050) return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.UTCTIME, false, asn1.dateToUtcTime(d));
+  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.GENERALIZEDTIME, false, asn1.dateToGeneralizedTime(d));
+}
+
+function binary(raw: Uint8Array): string {
+  return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('binary');
 }
