@@ -107,7 +107,7 @@ describe('JwksVerifier against a JWKS served over HTTP', () => {
     await assert.rejects(v.verify(await sign(rsa, {}, { iss: 'https://evil.example' })), rejectsWith('token_issuer_invalid'));
   });
 
-  it('rejects alg none, an HMAC token using a published kid, a forged signature and garbage, without echoing the token', async () => {
+  it('rejects alg none, an HMAC token using a published kid, a forged signature, garbage and oversized tokens, without echoing the token', async () => {
     const v = verifier();
     const unsigned = new UnsecuredJWT({ sub: 'system:serviceaccount:shop:cart' }).setIssuer(ISSUER).setAudience('meshid-ca').setExpirationTime(nowSec() + 60).encode();
     await assert.rejects(v.verify(unsigned), rejectsWith('token_algorithm_not_allowed'));
@@ -118,6 +118,7 @@ describe('JwksVerifier against a JWKS served over HTTP', () => {
     const forged = `${good.split('.').slice(0, 2).join('.')}.${(await sign(rsa, { extra: 1 })).split('.')[2]}`;
     await assert.rejects(v.verify(forged), (err) => rejectsWith('token_signature_invalid')(err) && !(err as Error).message.includes(forged.slice(-20)));
     for (const garbage of ['', 'abc', 'a.b.c', '....', '\u0000']) await assert.rejects(v.verify(garbage), rejectsWith('token_malformed'));
+    await assert.rejects(v.verify(`${good}${'A'.repeat(8 * 1024)}`), rejectsWith('token_invalid'), 'the same 8 KB cap as the local verifier');
   });
 
   it('rejects a token whose subject is not a service account, or whose kubernetes.io block disagrees', async () => {

@@ -4,39 +4,6 @@ import type { Caller } from './verifier.js';
 
 const SUBJECT = /^system:serviceaccount:([^:]+):([^:]+)$/;
 
-export interface ClaimRules {
-  issuer: string;
-  audience: string;
-  /** ms since epoch. */
-  now: number;
-  leewaySeconds: number;
-}
-
-/** RFC 7519 §4.1 checks on signature-checked claims: iss, aud, exp (required), nbf and iat, and a subject. */
-export function checkRegisteredClaims(claims: Record<string, unknown>, rules: ClaimRules): void {
-  const now = Math.floor(rules.now / 1000);
-  for (const name of ['exp', 'nbf', 'iat'] as const) {
-    if (claims[name] !== undefined && !Number.isFinite(claims[name])) throw invalidClaim(name);
-  }
-  if (claims.exp === undefined) throw invalidClaim('exp');
-  if (typeof claims.sub !== 'string') throw invalidClaim('sub');
-  if (claims.iss !== rules.issuer) throw unauthorized('token_wrong_issuer', 'the token was not issued by the trusted issuer');
-  const aud = claims.aud;
-  if (!(aud === rules.audience || (Array.isArray(aud) && aud.includes(rules.audience)))) {
-    throw unauthorized('token_wrong_audience', `the token audience is not ${rules.audience}; mount a projected token with audience ${rules.audience}`);
-  }
-  if ((claims.exp as number) <= now - rules.leewaySeconds) {
-    throw unauthorized('token_expired', 'the token has expired; the kubelet refreshes projected tokens, so re-read the token file');
-  }
-  if (claims.nbf !== undefined && (claims.nbf as number) > now + rules.leewaySeconds) {
-    throw unauthorized('token_not_yet_valid', 'the token is not valid yet (nbf in the future)');
-  }
-}
-
-function invalidClaim(name: string): MeshidError {
-  return unauthorized('token_claims_invalid', `the token claim "${name}" is missing or invalid`);
-}
-
 /**
  * The caller named by already signature-checked claims: `sub` must be
  * `system:serviceaccount:<ns>:<sa>`, and a projected token's `kubernetes.io` block must agree with it.

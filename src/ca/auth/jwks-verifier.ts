@@ -1,7 +1,8 @@
-import { createLocalJWKSet, decodeProtectedHeader, errors, type JSONWebKeySet, jwtVerify } from 'jose';
+import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet } from 'jose';
 import { type Clock, systemClock } from '../../common/clock.js';
 import { MeshidError } from '../../common/errors.js';
-import { callerFromClaims, unauthorized } from './claims.js';
+import { unauthorized } from './claims.js';
+import { checkTokenShape, TOKEN_ALGORITHMS, verifyToken, type TokenRules } from './jose-verify.js';
 import { CA_AUDIENCE, type Caller, type TokenVerifier } from './verifier.js';
 
 /** Fetches the issuer's JSON Web Key Set (parsed JSON). */
@@ -20,43 +21,31 @@ export interface JwksVerifierOptions {
   clockToleranceSec?: number;
 }
 
-/** Kubernetes signs service account tokens with RS256 or ES256; never `none` or a shared-secret HMAC. */
-const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384'];
-
 type KeySet = ReturnType<typeof createLocalJWKSet>;
 
 /** Verifies projected ServiceAccount tokens against the cluster's OIDC key set, cached and refreshed on an unknown `kid`. */
 export class JwksVerifier implements TokenVerifier {
   private readonly o: Required<JwksVerifierOptions>;
+  private readonly rules: TokenRules;
   private keys: { set: KeySet; kids: Set<string | undefined>; fetchedAt: number } | null = null;
   private lastFetchAt = Number.NEGATIVE_INFINITY;
   private inflight: Promise<void> | null = null;
 
   constructor(opts: JwksVerifierOptions) {
     this.o = { audience: CA_AUDIENCE, clock: systemClock, minRefreshIntervalMs: 30_000, maxAgeMs: 600_000, clockToleranceSec: 5, ...opts };
+    // Kubernetes signs service account tokens with RS256 or ES256; the key set's keys say which.
+    this.rules = { issuer: this.o.issuer, audience: this.o.audience, algorithms: TOKEN_ALGORITHMS, clock: this.o.clock, leewaySeconds: this.o.clockToleranceSec };
   }
 
   async verify(token: string): Promise<Caller> {
+    checkTokenShape(token);
     let kid: string | undefined;
     try {
       kid = decodeProtectedHeader(token).kid;
     } catch {
       throw unauthorized('token_malformed', 'the bearer token is not a JWT');
     }
-    const set = await this.keySetFor(kid);
-    try {
-      const { payload } = await jwtVerify(token, set, {
-        issuer: this.o.issuer,
-        audience: this.o.audience,
-        algorithms: ALGORITHMS,
-        requiredClaims: ['exp', 'sub'],
-        currentDate: new Date(this.o.clock.now()),
-        clockTolerance: this.o.clockToleranceSec,
-      });
-      return callerFromClaims(payload as Record<string, unknown>);
-    } catch (err) {
-      throw err instanceof MeshidError ? err : this.rejection(err);
-    }
+    return verifyToken(token, await this.keySetFor(kid), this.rules);
   }
 
   private async keySetFor(kid: string | undefined): Promise<KeySet> {
@@ -87,21 +76,6 @@ export class JwksVerifier implements TokenVerifier {
       }
     })();
     return this.inflight;
-  }
-
-  private rejection(err: unknown): MeshidError {
-    if (err instanceof errors.JWTExpired) return unauthorized('token_expired', 'the token has expired; the kubelet refreshes projected tokens, re-read the token file');
-    if (err instanceof errors.JWTClaimValidationFailed) {
-      const claim = err.claim;
-      if (claim === 'aud') return unauthorized('token_audience_invalid', `the token audience is not ${this.o.audience}; project the token with audience ${this.o.audience}`);
-      if (claim === 'iss') return unauthorized('token_issuer_invalid', `the token was not issued by ${this.o.issuer}`);
-      if (claim === 'nbf') return unauthorized('token_not_yet_valid', 'the token is not valid yet (nbf in the future)');
-      return unauthorized('token_claims_invalid', `the token claim "${claim}" is missing or invalid`);
-    }
-    if (err instanceof errors.JOSEAlgNotAllowed) return unauthorized('token_algorithm_not_allowed', `the token signing algorithm is not one of ${ALGORITHMS.join(', ')}`);
-    if (err instanceof errors.JWKSNoMatchingKey) return unauthorized('token_key_unknown', 'the token was signed by a key the cluster issuer does not publish');
-    if (err instanceof errors.JWSSignatureVerificationFailed) return unauthorized('token_signature_invalid', 'the token signature does not verify');
-    return unauthorized('token_invalid', 'the token is not a valid signed JWT');
   }
 }
 
