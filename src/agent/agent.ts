@@ -72,7 +72,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     const outDir = config.outDir;
     const renewer = new Renewer({
       fetchSvid, store, clock, timers, random, logger, metrics,
-      renewal: deps.renewal, backoff: deps.backoff,
+      renewal: deps.renewal ?? config.renewal, backoff: deps.backoff,
       afterRenewal: outDir ? (svid) => writeSvidFiles(outDir, svid) : undefined,
     });
     watcher.start();

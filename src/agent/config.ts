@@ -1,4 +1,5 @@
 import type { KeyAlgorithm } from '../pki/keys.js';
+import type { RenewalPolicy } from './rotation.js';
 
 /** Everything `meshid agent` needs, validated (see src/cli/agent.ts for where each value comes from). */
 export interface AgentConfig {
@@ -27,6 +28,8 @@ export interface AgentConfig {
   envoyConfigPath: string;
   /** How often the mounted trust bundle is checked for a root rotation. */
   bundlePollMs: number;
+  /** When to renew; undefined: at about half of each certificate's life (DEFAULT_RENEWAL). */
+  renewal?: RenewalPolicy;
 }
 
 export const AGENT_DEFAULTS = {

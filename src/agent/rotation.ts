@@ -12,6 +12,15 @@ export interface RenewalPolicy {
 
 export const DEFAULT_RENEWAL: RenewalPolicy = { fraction: 0.5, jitter: 0.1 };
 
+/**
+ * Istio's SECRET_GRACE_PERIOD_RATIO: renew once less than `ratio` of the life is left. The jitter shrinks
+ * near the ends so that it never pushes the renewal outside the certificate's life.
+ */
+export function renewalPolicyForGraceRatio(ratio: number): RenewalPolicy {
+  const fraction = 1 - ratio;
+  return { fraction, jitter: Math.min(DEFAULT_RENEWAL.jitter, fraction, ratio) };
+}
+
 export interface BackoffPolicy {
   baseMs: number;
   maxMs: number;

@@ -1,9 +1,11 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
-import { loadEnvoyProtos } from './envoy-protos.js';
+import { loadEnvoyProtoSubset } from './envoy-protos.js';
 
 export const SECRET_TYPE_URL = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
 export const SDS_SERVICE = 'envoy.service.secret.v3.SecretDiscoveryService';
+const SECRET_MESSAGE = 'envoy.extensions.transport_sockets.tls.v3.Secret';
+export const SDS_PROTO_FILES = ['envoy/service/secret/v3/sds.proto', 'envoy/extensions/transport_sockets/tls/v3/secret.proto'];
 
 /** Wire shapes of the xDS messages the agent reads and writes (snake_case, as proto-loader gives them). */
 export interface DiscoveryRequest {
@@ -45,11 +47,14 @@ export interface SdsProtos {
 
 let loaded: SdsProtos | undefined;
 
-/** Parsing Envoy's protos costs ~100 ms, so it happens once per process. */
+/**
+ * Parsing Envoy's protos costs ~100-200 ms, so it happens once per process; only the SDS service, Secret
+ * and the types they reach are kept.
+ */
 export function sdsProtos(): SdsProtos {
   if (loaded) return loaded;
-  const def = loadEnvoyProtos(['envoy/service/secret/v3/sds.proto', 'envoy/extensions/transport_sockets/tls/v3/secret.proto']);
-  const secret = def['envoy.extensions.transport_sockets.tls.v3.Secret'] as MessageTypeDefinition<SecretMessage, SecretMessage>;
+  const def = loadEnvoyProtoSubset(SDS_PROTO_FILES, [SDS_SERVICE, SECRET_MESSAGE]);
+  const secret = def[SECRET_MESSAGE] as MessageTypeDefinition<SecretMessage, SecretMessage>;
   loaded = {
     service: def[SDS_SERVICE] as grpc.ServiceDefinition,
     encodeSecret: (s) => secret.serialize(s),

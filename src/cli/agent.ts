@@ -5,6 +5,7 @@ import { validateNamespace, validateServiceAccount, validateTrustDomain } from '
 import { startAgent, fetchOnce } from '../agent/agent.js';
 import { AGENT_DEFAULTS, type AgentConfig } from '../agent/config.js';
 import { APP_PROBES_ENV } from '../agent/app-probes.js';
+import { DEFAULT_RENEWAL, renewalPolicyForGraceRatio, type RenewalPolicy } from '../agent/rotation.js';
 
 export const AGENT_USAGE = `Usage: meshid agent [options]
 
@@ -21,6 +22,8 @@ renews it before expiry and follows root rotation.
   --service-account SA     pod service account (env SERVICE_ACCOUNT)
   --trust-domain TD        SPIFFE trust domain (env TRUST_DOMAIN, default ${AGENT_DEFAULTS.trustDomain})
   --cert-ttl DURATION      requested certificate lifetime, e.g. 1h (at least 10s; default: the CA's)
+  --grace-period-ratio R   renew once less than R of the certificate's life is left, 0 < R < 1
+                           (env SECRET_GRACE_PERIOD_RATIO, default ${1 - DEFAULT_RENEWAL.fraction})
   --status-port N          /metrics and app probes (default ${AGENT_DEFAULTS.statusPort}; 0 = any free port)
   --health-port N          /healthz/ready (default ${AGENT_DEFAULTS.healthPort}; 0 = any free port)
   --envoy-binary PATH      start and supervise Envoy with the generated bootstrap (env MESHID_ENVOY_BINARY)
@@ -39,6 +42,7 @@ const OPTIONS = {
   'service-account': { type: 'string' },
   'trust-domain': { type: 'string' },
   'cert-ttl': { type: 'string' },
+  'grace-period-ratio': { type: 'string' },
   'status-port': { type: 'string' },
   'health-port': { type: 'string' },
   'envoy-binary': { type: 'string' },
@@ -64,6 +68,7 @@ export function parseAgentConfig(argv: string[], env: NodeJS.ProcessEnv): { conf
   const serviceAccount = check(() => validateServiceAccount(required(v['service-account'] ?? env.SERVICE_ACCOUNT, '--service-account (or SERVICE_ACCOUNT)')), '');
   const trustDomain = check(() => validateTrustDomain(v['trust-domain'] ?? env.TRUST_DOMAIN ?? AGENT_DEFAULTS.trustDomain), '');
   const certTtlSeconds = check(() => ttlOf(v['cert-ttl']), undefined);
+  const renewal = check(() => renewalOf(v['grace-period-ratio'] ?? env.SECRET_GRACE_PERIOD_RATIO), undefined);
   const statusPort = check(() => portOf(v['status-port'], AGENT_DEFAULTS.statusPort, '--status-port'), 0);
   const healthPort = check(() => portOf(v['health-port'], AGENT_DEFAULTS.healthPort, '--health-port'), 0);
   if (v.once && !v['out-dir']) problems.push('--once needs --out-dir: it writes the SVID there and exits');
@@ -82,6 +87,7 @@ export function parseAgentConfig(argv: string[], env: NodeJS.ProcessEnv): { conf
       envoyBinary: v['envoy-binary'] ?? env.MESHID_ENVOY_BINARY,
       envoyConfigPath: v['envoy-config'] ?? AGENT_DEFAULTS.envoyConfigPath,
       bundlePollMs: AGENT_DEFAULTS.bundlePollMs,
+      renewal,
     },
   };
 }
@@ -142,6 +148,13 @@ function ttlOf(value: string | undefined): number | undefined {
   const ms = parseDuration(value, '--cert-ttl');
   if (ms < 10_000 || ms % 1000 !== 0) throw new Error(`--cert-ttl "${value}" must be whole seconds, at least 10s`);
   return ms / 1000;
+}
+
+function renewalOf(value: string | undefined): RenewalPolicy | undefined {
+  if (value === undefined) return undefined;
+  const ratio = /^\d*\.?\d+$/.test(value) ? Number(value) : NaN;
+  if (!(ratio > 0 && ratio < 1)) throw new Error(`--grace-period-ratio (or SECRET_GRACE_PERIOD_RATIO) "${value.slice(0, 32)}" must be a number between 0 and 1, e.g. 0.5`);
+  return renewalPolicyForGraceRatio(ratio);
 }
 
 function portOf(value: string | undefined, fallback: number, flag: string): number {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { ManualClock } from '../../src/common/clock.js';
 import { silentLogger } from '../../src/common/log.js';
-import { renewalTime, retryDelay } from '../../src/agent/rotation.js';
+import { renewalPolicyForGraceRatio, renewalTime, retryDelay } from '../../src/agent/rotation.js';
 import { parseAppProbes, runProbe } from '../../src/agent/app-probes.js';
 import { parseAgentConfig } from '../../src/cli/agent.js';
 import { SvidStore } from '../../src/agent/svid-store.js';
@@ -25,6 +25,31 @@ test('renewal at about half the remaining life, counted from receipt (not the ba
   assert.equal(renewalTime(v, 0.999999), obtainedAt + 5_999);
   const day = { notBefore: 0, notAfter: 86_400_000, obtainedAt: 0 };
   assert.equal(renewalTime(day, 0.5), 43_200_000);
+});
+
+test('the grace period ratio (SECRET_GRACE_PERIOD_RATIO, as in Istio) moves the renewal without leaving the life', () => {
+  const obtainedAt = 1_000_000;
+  const v = { notBefore: obtainedAt - 60_000, notAfter: obtainedAt + 10_000, obtainedAt };
+  const late = renewalPolicyForGraceRatio(0.2);
+  assert.equal(renewalTime(v, 0.5, late), obtainedAt + 8_000, 'renews with 20% of the life left');
+  assert.equal(renewalTime(v, 0, late), obtainedAt + 7_000);
+  const soon = renewalPolicyForGraceRatio(0.9999);
+  assert.equal(renewalTime(v, 0, soon), obtainedAt);
+  assert.equal(renewalTime(v, 0.999999, soon), obtainedAt + 1, 'the jitter shrinks with the share instead of crossing the start');
+  assert.deepEqual(renewalPolicyForGraceRatio(0.5), { fraction: 0.5, jitter: 0.1 }, 'Istio\'s default is the agent\'s default');
+
+  const env = { POD_NAMESPACE: 'shop', SERVICE_ACCOUNT: 'web', SECRET_GRACE_PERIOD_RATIO: '0.2' };
+  const configOf = (argv: string[], e: Record<string, string>) => {
+    const parsed = parseAgentConfig(['--ca-addr', 'ca:15012', ...argv], e);
+    assert.ok(!('help' in parsed));
+    return parsed.config;
+  };
+  assert.deepEqual(configOf([], env).renewal, late);
+  assert.deepEqual(configOf(['--grace-period-ratio', '0.9999'], env).renewal, soon, 'the flag wins over the env');
+  assert.equal(configOf([], { POD_NAMESPACE: 'shop', SERVICE_ACCOUNT: 'web' }).renewal, undefined);
+  for (const bad of ['0', '1', '1.5', '-0.5', 'half', '']) {
+    assert.throws(() => configOf([], { ...env, SECRET_GRACE_PERIOD_RATIO: bad }), new RegExp(`SECRET_GRACE_PERIOD_RATIO\\) "${bad}" must be a number between 0 and 1`));
+  }
 });
 
 test('retry backoff grows, is capped, jittered, and never sleeps past the held certificate', () => {
