@@ -7,7 +7,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 COPY tsconfig.json ./
 COPY src ./src
-RUN npx tsc -p tsconfig.json && npm prune --omit=dev --ignore-scripts
+RUN npx tsc -p tsconfig.json && chmod 755 dist/src/cli/main.js && npm prune --omit=dev --ignore-scripts
 
 FROM node:20-slim
 ENV NODE_ENV=production
@@ -15,6 +15,8 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
+# Injected containers run `meshid agent` and `meshid iptables` as their command, not through the entrypoint.
+RUN ln -s /app/dist/src/cli/main.js /usr/local/bin/meshid
 # The sidecar runs `meshid agent`, which starts Envoy: one image serves the control plane and the proxy.
 COPY --from=envoyproxy/envoy:v1.31-latest /usr/local/bin/envoy /usr/local/bin/envoy
 # Numeric, so Kubernetes can verify runAsNonRoot; the image's own `node` user.

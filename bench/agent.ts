@@ -1,26 +1,31 @@
-import { spawn } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { access, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { silentLogger } from '../src/common/log.js';
 import type { ControlPlane } from '../src/controlplane/start.js';
+import { mintLocalToken } from '../src/ca/auth/local-issuer.js';
 import { buildCsrPem } from '../src/pki/csr-build.js';
 import { generateKeyPair } from '../src/pki/keys.js';
 import { startAgent, fetchOnce } from '../src/agent/agent.js';
 import type { AgentConfig } from '../src/agent/config.js';
 import { sdsProtos, SECRET_TYPE_URL, type DiscoveryRequest, type DiscoveryResponse } from '../src/agent/sds-protos.js';
 import type { Timers } from '../src/agent/timers.js';
-
-interface Figure { name: string; value: number; unit: string; ceiling?: number; ratio?: number; note?: string }
+import { defaultOverrides } from '../src/injector/annotations.js';
+import { injectorConfig } from '../src/injector/config.js';
+import { renderSidecar } from '../src/injector/render.js';
+import type { Figure } from './figures.js';
 
 const NEVER_MS = 3_600_000;
+const MEMORY_GOAL_MB = 60;
+const ROTATIONS = 1_000;
+const RSS_MARKS = [1, 100, 500, ROTATIONS];
 
 async function config(cp: ControlPlane, sa: string): Promise<AgentConfig> {
   const dir = await mkdtemp(join(tmpdir(), 'mib-'));
   const tokenFile = join(dir, 'token');
-  const { mintLocalToken } = await import('../src/ca/auth/local-issuer.js');
   await writeFile(tokenFile, await mintLocalToken({ dataDir: cp.dataDir, namespace: 'bench', serviceAccount: sa }));
   return {
     caUrl: cp.caUrl, caRootFile: cp.trustBundlePath, tokenFile, namespace: 'bench', serviceAccount: sa, trustDomain: 'cluster.local',
@@ -29,17 +34,27 @@ async function config(cp: ControlPlane, sa: string): Promise<AgentConfig> {
   };
 }
 
+/** An SDS client that ACKs every response, as Envoy does, and hands them out in order. */
 function openStream(socket: string): { next(): Promise<DiscoveryResponse>; send(r: DiscoveryRequest): void; close(): void } {
   const Client = grpc.makeGenericClientConstructor(sdsProtos().service, 'SDS');
   const client = new Client(`unix://${socket}`, grpc.credentials.createInsecure());
   const call = (client as unknown as { StreamSecrets(): grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> }).StreamSecrets();
   const queue: DiscoveryResponse[] = [];
   const waiters: Array<(r: DiscoveryResponse) => void> = [];
-  call.on('data', (r: DiscoveryResponse) => (waiters.length ? waiters.shift()!(r) : queue.push(r)));
+  let names: string[] = [];
+  const send = (r: DiscoveryRequest) => {
+    names = r.resource_names ?? names;
+    call.write({ type_url: SECRET_TYPE_URL, ...r });
+  };
+  call.on('data', (r: DiscoveryResponse) => {
+    send({ resource_names: names, response_nonce: r.nonce, version_info: r.version_info });
+    if (waiters.length) waiters.shift()!(r);
+    else queue.push(r);
+  });
   call.on('error', () => undefined);
   return {
     next: () => (queue.length ? Promise.resolve(queue.shift()!) : new Promise((r) => waiters.push(r))),
-    send: (r) => call.write({ type_url: SECRET_TYPE_URL, ...r }),
+    send,
     close: () => {
       call.cancel();
       client.close();
@@ -49,20 +64,11 @@ function openStream(socket: string): { next(): Promise<DiscoveryResponse>; send(
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** Renewals fire as soon as they are scheduled; the bundle poll (exactly NEVER_MS) never does. */
-const immediateTimers: Timers = {
-  after: (ms, fn) => {
-    if (ms === NEVER_MS) return () => undefined;
-    const t = setImmediate(fn);
-    return () => clearImmediate(t);
-  },
-};
-
 export async function benchAgent(): Promise<Figure[]> {
   const t0 = performance.now();
   sdsProtos();
   const protoLoadMs = performance.now() - t0;
-  // Imported here, not at the top: the RSS child imports this file and must load only the agent.
+  // Imported here: loading the control plane is not part of the proto-load figure above.
   const { startControlPlane } = await import('../src/controlplane/start.js');
   const cp = await startControlPlane({ dataDir: await mkdtemp(join(tmpdir(), 'mib-ca-')), local: true, caPort: 0, webhookPort: 0, monitoringPort: 0, logger: silentLogger });
   try {
@@ -95,14 +101,12 @@ export async function benchAgent(): Promise<Figure[]> {
     }
 
     const push = await pushLatency(cp);
-    const rss = await rssAfterRotations(cp);
     const startMs = median(starts);
     return [
       { name: 'agent start to first `default` over SDS, local CA (median of 10)', value: startMs, unit: 'ms', ceiling: 150, note: `goal < 150 ms; floor in this run: key+CSR ${median(keyCsr).toFixed(2)} ms, whole CA fetch (token, key, CSR, HTTPS, verify) ${median(fetches).toFixed(1)} ms; Envoy proto load once per process ${protoLoadMs.toFixed(0)} ms, not included` },
       { name: 'SDS push latency, new SVID installed to the client seeing it (median of 50)', value: push.pushMs, unit: 'ms', ceiling: median(keyCsr), ratio: push.pushMs / median(keyCsr), note: 'ceiling: one key generation + CSR in this run' },
       { name: 'renewal trigger to the client seeing the new SVID (median of 50)', value: push.renewalMs, unit: 'ms', ceiling: median(fetches), note: 'ceiling: a whole CA fetch in this run' },
-      { name: 'agent RSS after 100 rotations', value: rss.at100, unit: 'MB', ceiling: 60, note: `goal < 60 MB; ${rss.atStart.toFixed(1)} MB after the first SVID` },
-      { name: 'agent RSS after 1,000 rotations', value: rss.at1000, unit: 'MB', ceiling: 60, note: `goal < 60 MB and no growth: ${(rss.at1000 - rss.at100).toFixed(1)} MB from 100 to 1,000; ${rss.rate.toFixed(0)} rotations/s` },
+      ...(await memoryFigures(cp)),
     ];
   } finally {
     await cp.close();
@@ -139,49 +143,115 @@ async function pushLatency(cp: ControlPlane): Promise<{ pushMs: number; renewalM
   return { pushMs: median(pushes), renewalMs: median(renewals) };
 }
 
-/** In a child process of its own, so the figure is the agent's memory, not the CA's or the bench's. */
-async function rssAfterRotations(cp: ControlPlane): Promise<{ atStart: number; at100: number; at1000: number; rate: number }> {
-  const c = await config(cp, 'rss');
-  const self = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, ['--expose-gc', self, '--rss-child'], { env: { ...process.env, MESHID_BENCH_CONFIG: JSON.stringify(c) }, stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  const code = await new Promise<number | null>((r) => child.on('exit', r));
-  if (code !== 0) throw new Error(`RSS child exited ${code}`);
-  return JSON.parse(out.trim().split('\n').pop()!);
+/**
+ * `meshid agent` as a pod runs it: the command and static env (NODE_OPTIONS) the injector renders for
+ * the proxy container, against the local CA, with 10 s certificates renewed as soon as they arrive
+ * (Istio's SECRET_GRACE_PERIOD_RATIO close to 1). Its RSS is read from /proc, as the kubelet sees it;
+ * each figure is next to the same agent without the rendered NODE_OPTIONS, run alongside.
+ */
+async function memoryFigures(cp: ControlPlane): Promise<Figure[]> {
+  const proxy = renderSidecar(defaultOverrides(injectorConfig()), injectorConfig(), {}).proxy;
+  const podEnv: Record<string, string> = {};
+  for (const e of (proxy.env ?? []) as Array<{ name: string; value?: string }>) if (e.value !== undefined) podEnv[e.name] = e.value;
+  const plainEnv = { ...podEnv, NODE_OPTIONS: '' };
+  const flags = `NODE_OPTIONS="${podEnv.NODE_OPTIONS ?? ''}"`;
+  const bare = await bareNodeRss('');
+  const bareFlags = await bareNodeRss(podEnv.NODE_OPTIONS ?? '');
+  const starts: Record<'pod' | 'plain', number[]> = { pod: [], plain: [] };
+  for (let i = 0; i < 5; i++) {
+    starts.pod.push((await agentProcess(cp, `start-pod${i}`, podEnv, 1)).startMs);
+    starts.plain.push((await agentProcess(cp, `start-plain${i}`, plainEnv, 1)).startMs);
+  }
+  const asPod = await agentProcess(cp, 'rss-pod', podEnv, ROTATIONS);
+  const plain = await agentProcess(cp, 'rss-plain', plainEnv, ROTATIONS);
+  const at = (run: AgentRun, n: number) => run.rss.get(n)!;
+  const growth = (run: AgentRun) => ((at(run, ROTATIONS).rss - at(run, 100).rss) / (ROTATIONS - 100)) * 100;
+  const last = at(asPod, ROTATIONS);
+  return [
+    { name: 'bare `node -e` process RSS, this machine (reference)', value: bare.rss, unit: 'MB', ceiling: MEMORY_GOAL_MB, note: `${bare.file.toFixed(1)} MB of it the node binary and libraries mapped from disk; with the agent's ${flags}: ${bareFlags.rss.toFixed(1)} MB` },
+    ...RSS_MARKS.map((n) => ({
+      name: `\`meshid agent\` process RSS after rotation ${n.toLocaleString('en-US')}, as the pod runs it`,
+      value: at(asPod, n).rss, unit: 'MB', ceiling: MEMORY_GOAL_MB,
+      note: `goal < ${MEMORY_GOAL_MB} MB; ${flags}; without them ${at(plain, n).rss.toFixed(1)} MB${n === ROTATIONS ? `; ${last.anon.toFixed(1)} MB private, ${last.file.toFixed(1)} MB mapped from disk (bare node ${bare.anon.toFixed(1)} / ${bare.file.toFixed(1)})` : ''}`,
+    })),
+    { name: 'agent RSS growth per 100 rotations, rotation 100 to 1,000', value: growth(asPod), unit: 'MB', note: `goal: none; without the flags ${growth(plain).toFixed(2)} MB per 100` },
+    { name: 'agent process start to first `default` over SDS, as the pod runs it (median of 5)', value: median(starts.pod), unit: 'ms', ceiling: median(starts.plain), note: `ceiling: the same without ${flags}; node start, modules, Envoy protos, key, CSR, CA fetch` },
+    { name: 'rotation as the pod runs it: renewal due to the client seeing the new SVID (median of 900)', value: asPod.rotationMs, unit: 'ms', ceiling: plain.rotationMs, note: `ceiling: the same without ${flags}; fetch, verify, SDS push and file write, CA in this process` },
+  ];
 }
 
-async function rssChild(): Promise<void> {
-  const c = JSON.parse(process.env.MESHID_BENCH_CONFIG!) as AgentConfig;
-  const agent = await startAgent({ ...c, outDir: join(c.sdsSocket, '..', 'out') }, { timers: immediateTimers });
-  const stream = openStream(c.sdsSocket);
-  stream.send({ resource_names: ['default', 'ROOTCA'] });
-  const mb = () => {
-    (globalThis as { gc?: () => void }).gc?.();
-    return process.memoryUsage().rss / 1024 / 1024;
-  };
-  await agent.ready();
-  const atStart = mb();
-  let rotations = 0;
-  let at100 = 0;
-  let started = 0;
-  await new Promise<void>((resolve) => {
-    agent.store.on('change', () => {
-      rotations++;
-      if (rotations === 100) {
-        at100 = mb();
-        started = performance.now();
-      }
-      if (rotations === 1000) resolve();
-    });
-  });
-  const rate = 900 / ((performance.now() - started) / 1000);
-  const at1000 = mb();
-  stream.close();
-  await agent.stop();
-  process.stdout.write(`${JSON.stringify({ atStart, at100, at1000, rate })}\n`);
-  process.exit(0);
+interface Rss {
+  rss: number;
+  /** Private (anonymous) memory: the process's own. */
+  anon: number;
+  /** Mapped from disk (node binary, libraries): shared with every process that maps the same files. */
+  file: number;
 }
 
-if (process.argv.includes('--rss-child') && import.meta.url === pathToFileURL(process.argv[1]!).href) await rssChild();
-else if (import.meta.url === pathToFileURL(process.argv[1]!).href) console.log(JSON.stringify(await benchAgent(), null, 2));
+interface AgentRun {
+  startMs: number;
+  rotationMs: number;
+  /** After the rotations in RSS_MARKS. */
+  rss: Map<number, Rss>;
+}
+
+async function agentProcess(cp: ControlPlane, sa: string, podEnv: Record<string, string>, rotations: number): Promise<AgentRun> {
+  const c = await config(cp, sa);
+  const main = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+  const args = [
+    '--ca-addr', c.caUrl, '--ca-root', c.caRootFile, '--token-file', c.tokenFile, '--namespace', c.namespace,
+    '--service-account', c.serviceAccount, '--sds-socket', c.sdsSocket, '--out-dir', join(c.sdsSocket, '..', 'out'),
+    '--status-port', '0', '--health-port', '0', '--cert-ttl', '10s',
+  ];
+  const env = { ...process.env, ...podEnv, SECRET_GRACE_PERIOD_RATIO: '0.9999', MESHID_LOG_LEVEL: 'warn' };
+  const started = performance.now();
+  const child = spawn(process.execPath, [main, 'agent', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
+  const exited = new Promise<number | null>((r) => child.on('exit', r));
+  const failed = (what: string) => new Error(`meshid agent ${what}; its stderr: ${stderr.trim() || '(empty)'}`);
+  try {
+    while (!(await access(c.sdsSocket).then(() => true, () => false))) {
+      if (child.exitCode !== null) throw failed(`exited ${child.exitCode} before serving SDS`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const stream = openStream(c.sdsSocket);
+    stream.send({ resource_names: ['default', 'ROOTCA'] });
+    const rss = new Map<number, Rss>();
+    const intervals: number[] = [];
+    let startMs = 0;
+    let last = 0;
+    for (let n = 0; n < rotations; ) {
+      const r = await stream.next();
+      if (sdsProtos().decodeSecret(r.resources[0]!.value).name !== 'default') continue;
+      const now = performance.now();
+      if (++n === 1) startMs = now - started;
+      else if (n > 100) intervals.push(now - last);
+      last = now;
+      if (RSS_MARKS.includes(n)) rss.set(n, await rssOf(child));
+    }
+    stream.close();
+    return { startMs, rotationMs: intervals.length ? median(intervals) : NaN, rss };
+  } finally {
+    child.kill('SIGTERM');
+    const code = await exited;
+    if (code !== 0) throw failed(`exited ${code} after SIGTERM`);
+  }
+}
+
+/** A bare node process, idle, with the given NODE_OPTIONS: what any Node.js program starts from. */
+async function bareNodeRss(nodeOptions: string): Promise<Rss> {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { env: { ...process.env, NODE_OPTIONS: nodeOptions }, stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 500));
+  const rss = await rssOf(child);
+  child.kill();
+  return rss;
+}
+
+async function rssOf(child: ChildProcess): Promise<Rss> {
+  const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+  const mb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]) / 1024;
+  return { rss: mb('VmRSS'), anon: mb('RssAnon'), file: mb('RssFile') + mb('RssShmem') };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]!).href) console.log(JSON.stringify(await benchAgent(), null, 2));

@@ -17,6 +17,15 @@ export interface Sidecar {
 
 const READY_PATH = '/healthz/ready';
 
+/**
+ * V8 settings for `meshid agent`, chosen by `npm run bench` (its RSS after 1,000 rotations, 87 MB without
+ * them): --max-semi-space-size=1 stops the young generation growing to 16 MB semi-spaces after the
+ * start-up burst (the agent then allocates little), 67-70 MB alone; --jitless leaves out the optimizing
+ * compilers, their code and their pages of the node binary, where the work is native crypto and I/O,
+ * 70 MB alone; both 58 MB, flat. Start-up and renewal times stay within the bench's noise.
+ */
+const AGENT_NODE_OPTIONS = '--max-semi-space-size=1 --jitless';
+
 const renderings = new WeakMap<InjectorConfig, WeakMap<Overrides, Sidecar>>();
 
 /**
@@ -78,6 +87,7 @@ function renderProxy(o: Overrides, config: InjectorConfig, resources: object): C
     fieldEnv('NODE_NAME', 'spec.nodeName'),
     { name: 'CA_ADDR', value: config.caAddress },
     { name: 'TRUST_DOMAIN', value: config.trustDomain },
+    { name: 'NODE_OPTIONS', value: AGENT_NODE_OPTIONS },
   ];
   const readyCheck = { httpGet: { path: READY_PATH, port: PORT_HEALTH, scheme: 'HTTP' }, timeoutSeconds: 3 };
   const proxy: Container = {

@@ -37,6 +37,7 @@ test('a bare pod gets the init container, the native proxy sidecar, volumes and 
   assert.equal(env.SERVICE_ACCOUNT, 'spec.serviceAccountName');
   assert.equal(env.CA_ADDR, 'meshid.meshid-system.svc:15012');
   assert.equal(env.TRUST_DOMAIN, 'cluster.local');
+  assert.equal(env.NODE_OPTIONS, '--max-semi-space-size=1 --jitless', 'the V8 settings the agent bench measures');
   const token = out.spec.volumes.find((v: any) => v.name === 'meshid-token');
   assert.deepEqual(token.projected.sources[0].serviceAccountToken, { audience: 'meshid-ca', expirationSeconds: 3600, path: 'meshid-token' });
   assert.deepEqual(out.spec.volumes.find((v: any) => v.name === 'meshid-certs').emptyDir, { medium: 'Memory' });
