@@ -12,7 +12,9 @@ const suites: Array<[string, () => Promise<Figure[]>]> = [
   ['Agent', benchAgent],
 ];
 
-for (const [title, run] of suites) {
+// `npm run bench -- agent injector` runs only the suites whose titles name one of those words.
+const only = process.argv.slice(2).map((w) => w.toLowerCase());
+for (const [title, run] of suites.filter(([t]) => only.length === 0 || only.some((w) => t.toLowerCase().includes(w)))) {
   try {
     printFigures(title, await run());
   } catch (err) {
