@@ -27,8 +27,8 @@ export interface JwtVerifierOptions {
 
 /**
  * Verifies ServiceAccount JWTs of one known issuer key with jose. The key is imported into WebCrypto
- * once per allowed algorithm, on first use: jose verifies with a CryptoKey as it is, where a
- * KeyObject is converted on every call.
+ * once per allowed algorithm, on first use, so every call hands jose a CryptoKey it verifies with as
+ * it is instead of looking up its own conversion of a KeyObject.
  */
 export function jwtVerifier(o: JwtVerifierOptions): TokenVerifier {
   const usable = usableAlgorithms(o.key, o.algorithms);
