@@ -35,13 +35,13 @@ export function issuanceRequest(token: string, csrPem: string, close = false): B
   return Buffer.concat([Buffer.from(head, 'latin1'), body]);
 }
 
-interface Response {
+export interface Response {
   status: number;
   body: Buffer;
 }
 
 /** One HTTPS connection carrying one request at a time. */
-class Connection {
+export class Connection {
   private buf: Buffer = Buffer.alloc(0);
   private waiting: { resolve: (r: Response) => void; reject: (e: Error) => void } | null = null;
 
@@ -168,7 +168,7 @@ export async function burstLoad(t: Target, requests: Buffer[], concurrency: numb
   return { requests: rec.latenciesMs.length, seconds: (performance.now() - started) / 1000, latenciesMs: rec.latenciesMs, errors: rec.errors, firstError: rec.firstError };
 }
 
-function secureContextFor(t: Target): SecureContext {
+export function secureContextFor(t: Target): SecureContext {
   return createSecureContext(t.ca === undefined ? {} : { ca: t.ca });
 }
 

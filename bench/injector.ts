@@ -1,10 +1,10 @@
 import type { Figure } from './figures.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { connect, type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { admit, parseReview } from '../src/injector/admission.js';
 import { injectorConfig } from '../src/injector/config.js';
+import { Connection, secureContextFor, type Target } from './https-load.js';
 import type { FromServers, ToServers } from './injector-servers.js';
 
 type BenchResult = Figure;
@@ -33,23 +33,24 @@ export async function benchInjector(): Promise<BenchResult[]> {
   const servers = await startServers();
   const results: BenchResult[] = [];
   try {
-    const target = (port: number) => ({ port, ca: servers.ready.caPem, request: postRequest(body) });
+    const request = postRequest(body);
+    const target = (port: number): Target => ({ port, ca: servers.ready.caPem });
     const injector = await openConnections(target(servers.ready.injectorPort));
-    const real = await injector[0]!.exchange();
+    const real = await injector[0]!.exchange(request);
     const answer = JSON.parse(real.body.toString());
     if (real.status !== 200 || !answer.response?.patch) throw new Error(`the webhook did not inject the bench pod: ${real.status} ${real.body}`);
     await servers.call({ cmd: 'bare-body', body: real.body.toString() });
     const bare = await openConnections(target(servers.ready.barePort));
 
-    await load(bare, WARMUP_MS);
-    await load(injector, WARMUP_MS);
+    await load(bare, request, WARMUP_MS);
+    await load(injector, request, WARMUP_MS);
     const rounds: Array<{ injector: Slice; bare: Slice }> = [];
     for (let r = 0; r < ROUNDS; r++) {
       const order = r % 2 === 0 ? (['bare', 'injector'] as const) : (['injector', 'bare'] as const);
       const pair: Partial<{ injector: Slice; bare: Slice }> = {};
       for (const name of order) {
         const cpu0 = await servers.cpuMicros();
-        const s = await load(name === 'bare' ? bare : injector, SLICE_MS);
+        const s = await load(name === 'bare' ? bare : injector, request, SLICE_MS);
         s.cpuMicros = (await servers.cpuMicros()) - cpu0;
         pair[name] = s;
       }
@@ -126,77 +127,18 @@ function bigPod(config: ReturnType<typeof injectorConfig>): BenchResult[] {
   ];
 }
 
-interface Target {
-  port: number;
-  ca: string;
-  request: Buffer;
-}
-
 function postRequest(body: Buffer): Buffer {
   const head = `POST /inject HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`;
   return Buffer.concat([Buffer.from(head), body]);
 }
 
-/**
- * One keep-alive HTTPS connection sending the same request again and again: a TLS socket and just
- * enough HTTP/1.1 to find the end of each response, far cheaper per request than node's http client.
- */
-class Connection {
-  private buf: Buffer = Buffer.alloc(0);
-  private waiting: { resolve: (r: { status: number; body: Buffer; bytes: number }) => void; reject: (e: Error) => void } | null = null;
-
-  constructor(private readonly socket: TLSSocket, private readonly request: Buffer) {
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (e) => this.fail(e));
-    socket.on('close', () => this.fail(new Error('the server closed a keep-alive connection')));
-  }
-
-  exchange(): Promise<{ status: number; body: Buffer; bytes: number }> {
-    return new Promise((resolve, reject) => {
-      this.waiting = { resolve, reject };
-      this.socket.write(this.request);
-    });
-  }
-
-  close(): void {
-    this.waiting = null;
-    this.socket.destroy();
-  }
-
-  private onData(chunk: Buffer): void {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
-    const headEnd = this.buf.indexOf('\r\n\r\n');
-    if (headEnd < 0) return;
-    const head = this.buf.subarray(0, headEnd).toString('latin1');
-    const length = /\r\ncontent-length: *(\d+)/i.exec(head);
-    if (!length) return this.fail(new Error(`response without content-length: ${head}`));
-    const end = headEnd + 4 + Number(length[1]);
-    if (this.buf.length < end) return;
-    if (this.buf.length > end) return this.fail(new Error('bytes after the response on an idle connection'));
-    const w = this.waiting;
-    this.waiting = null;
-    const response = { status: Number(head.slice(9, 12)), body: this.buf.subarray(headEnd + 4), bytes: end };
-    this.buf = Buffer.alloc(0);
-    w?.resolve(response);
-  }
-
-  private fail(e: Error): void {
-    const w = this.waiting;
-    this.waiting = null;
-    w?.reject(e);
-  }
-}
-
-async function openConnections(t: Target): Promise<Connection[]> {
-  return Promise.all(Array.from({ length: CONNECTIONS }, () => new Promise<Connection>((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port: t.port, servername: 'localhost', ca: t.ca });
-    socket.once('secureConnect', () => resolve(new Connection(socket, t.request)));
-    socket.once('error', reject);
-  })));
+function openConnections(t: Target): Promise<Connection[]> {
+  const context = secureContextFor(t);
+  return Promise.all(Array.from({ length: CONNECTIONS }, () => Connection.open(t, context)));
 }
 
 /** Closed loop: every connection keeps one request in flight until the slice ends. */
-async function load(conns: Connection[], ms: number): Promise<Slice> {
+async function load(conns: Connection[], request: Buffer, ms: number): Promise<Slice> {
   const lat: number[] = [];
   let bytes = 0;
   const start = performance.now();
@@ -204,10 +146,10 @@ async function load(conns: Connection[], ms: number): Promise<Slice> {
   await Promise.all(conns.map(async (c) => {
     while (performance.now() < end) {
       const t0 = performance.now();
-      const r = await c.exchange();
+      const r = await c.exchange(request);
       lat.push(performance.now() - t0);
       if (r.status !== 200) throw new Error(`status ${r.status}: ${r.body.toString().slice(0, 200)}`);
-      bytes = r.bytes;
+      bytes = r.body.length;
     }
   }));
   return { n: lat.length, ms: performance.now() - start, lat, bytes, cpuMicros: 0 };
