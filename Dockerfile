@@ -7,7 +7,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 COPY tsconfig.json ./
 COPY src ./src
-RUN npx tsc -p tsconfig.json && chmod 755 dist/src/cli/main.js && npm prune --omit=dev --ignore-scripts
+# The generator writes Envoy's SDS types as JSON next to the agent, so it need not parse .proto files at start.
+RUN npx tsc -p tsconfig.json && node dist/src/agent/sds-protos-json.js && chmod 755 dist/src/cli/main.js && npm prune --omit=dev --ignore-scripts
 
 FROM node:20-slim
 ENV NODE_ENV=production

@@ -1,11 +1,13 @@
 import type * as grpc from '@grpc/grpc-js';
-import type { MessageTypeDefinition } from '@grpc/proto-loader';
-import { loadEnvoyProtoSubset } from './envoy-protos.js';
+import { readFileSync } from 'node:fs';
+import { fromJSON, type MessageTypeDefinition } from '@grpc/proto-loader';
+import { PROTO_OPTIONS } from './envoy-protos.js';
+import type { ProtoJson } from './proto-subset.js';
+import { parseSdsProtoJson, SDS_JSON_URL, SDS_SERVICE, SECRET_MESSAGE } from './sds-protos-json.js';
+
+export { SDS_PROTO_FILES, SDS_SERVICE } from './sds-protos-json.js';
 
 export const SECRET_TYPE_URL = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
-export const SDS_SERVICE = 'envoy.service.secret.v3.SecretDiscoveryService';
-const SECRET_MESSAGE = 'envoy.extensions.transport_sockets.tls.v3.Secret';
-export const SDS_PROTO_FILES = ['envoy/service/secret/v3/sds.proto', 'envoy/extensions/transport_sockets/tls/v3/secret.proto'];
 
 /** Wire shapes of the xDS messages the agent reads and writes (snake_case, as proto-loader gives them). */
 export interface DiscoveryRequest {
@@ -48,12 +50,13 @@ export interface SdsProtos {
 let loaded: SdsProtos | undefined;
 
 /**
- * Parsing Envoy's protos costs ~100-200 ms, so it happens once per process; only the SDS service, Secret
- * and the types they reach are kept.
+ * Once per process: the SDS service, Secret and the types they reach, from the JSON `npm run build`
+ * generated out of Envoy's .proto files. A bare `tsc` build (no generated file) parses the .proto files
+ * instead, ~100 ms slower, to the same definitions (test/agent/protos.test.ts holds them equal).
  */
 export function sdsProtos(): SdsProtos {
   if (loaded) return loaded;
-  const def = loadEnvoyProtoSubset(SDS_PROTO_FILES, [SDS_SERVICE, SECRET_MESSAGE]);
+  const def = fromJSON(generatedJson() ?? parseSdsProtoJson(), PROTO_OPTIONS);
   const secret = def[SECRET_MESSAGE] as MessageTypeDefinition<SecretMessage, SecretMessage>;
   loaded = {
     service: def[SDS_SERVICE] as grpc.ServiceDefinition,
@@ -61,4 +64,13 @@ export function sdsProtos(): SdsProtos {
     decodeSecret: (b) => secret.deserialize(Buffer.from(b)) as SecretMessage,
   };
   return loaded;
+}
+
+function generatedJson(): ProtoJson | undefined {
+  try {
+    return JSON.parse(readFileSync(SDS_JSON_URL, 'utf8')) as ProtoJson;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }

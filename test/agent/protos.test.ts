@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 import { loadEnvoyProtos, loadEnvoyProtoSubset } from '../../src/agent/envoy-protos.js';
 import { SDS_PROTO_FILES, SDS_SERVICE, SECRET_TYPE_URL, sdsProtos } from '../../src/agent/sds-protos.js';
+import { parseSdsProtoJson, SDS_JSON_URL } from '../../src/agent/sds-protos-json.js';
 
 type Message = MessageTypeDefinition<object, object>;
 
@@ -74,4 +76,10 @@ test('the SDS subset reads and writes exactly the bytes of Envoy\'s full definit
   }
   const response = { version_info: 'v2', resources: [{ type_url: SECRET_TYPE_URL, value: sdsProtos().encodeSecret(secrets[0]!) }], type_url: SECRET_TYPE_URL, nonce: '1-2', control_plane: { identifier: 'meshid' } };
   assert.deepEqual(method.responseSerialize(response), (full['envoy.service.discovery.v3.DiscoveryResponse'] as Message).serialize(response));
+});
+
+test('the SDS types the build generated are exactly those parsed from Envoy\'s .proto files', () => {
+  assert.ok(existsSync(SDS_JSON_URL), `${SDS_JSON_URL.pathname} is missing: \`npm run build\` generates it (node <outDir>/src/agent/sds-protos-json.js)`);
+  // protobufjs builds its JSON with null-prototype objects; compared as the plain JSON they serialize to.
+  assert.deepEqual(JSON.parse(readFileSync(SDS_JSON_URL, 'utf8')), JSON.parse(JSON.stringify(parseSdsProtoJson())));
 });
