@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
 import { loadProtosWithOptionsSync } from '@grpc/proto-loader/build/src/util.js';
-import { reachableSubset } from './proto-subset.js';
+import { reachableSubset, type ProtoJson } from './proto-subset.js';
 
 /**
  * Envoy's own proto files, as shipped by @grpc/grpc-js-xds, so the agent speaks exactly the schema Envoy
@@ -28,6 +28,11 @@ export function loadEnvoyProtos(files: string[]): protoLoader.PackageDefinition 
  * for those (~45 for SDS): half the live heap of the whole set, and a faster start.
  */
 export function loadEnvoyProtoSubset(files: string[], roots: string[]): protoLoader.PackageDefinition {
+  return protoLoader.fromJSON(envoyProtoSubsetJson(files, roots), PROTO_OPTIONS);
+}
+
+/** The same subset as protobufjs JSON: what the build writes out for the agent (sds-protos-json.ts). */
+export function envoyProtoSubsetJson(files: string[], roots: string[]): ProtoJson {
   const root = loadProtosWithOptionsSync(files, { ...PROTO_OPTIONS, includeDirs: envoyProtoIncludeDirs() });
-  return protoLoader.fromJSON(reachableSubset(root, roots), PROTO_OPTIONS);
+  return reachableSubset(root, roots);
 }
