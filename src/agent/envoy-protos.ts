@@ -22,16 +22,11 @@ export function loadEnvoyProtos(files: string[]): protoLoader.PackageDefinition 
 }
 
 /**
- * Only the services and messages `roots` reach, from the same files. proto-loader's public loadSync also
- * builds a definition, with its descriptor, for every one of the ~160 types of the tree; this runs its
- * loader step alone (build/src/util: parse and resolve), keeps what `roots` reach and builds definitions
- * for those (~45 for SDS): half the live heap of the whole set, and a faster start.
+ * Only the services and messages `roots` reach, from the same files, as protobufjs JSON (what the build
+ * writes out for the agent, sds-protos-json.ts). proto-loader's public loadSync would build a definition
+ * for every one of the ~160 types of the tree; this runs its loader step alone (build/src/util: parse and
+ * resolve) and keeps what `roots` reach (~45 for SDS): half the live heap of the whole set.
  */
-export function loadEnvoyProtoSubset(files: string[], roots: string[]): protoLoader.PackageDefinition {
-  return protoLoader.fromJSON(envoyProtoSubsetJson(files, roots), PROTO_OPTIONS);
-}
-
-/** The same subset as protobufjs JSON: what the build writes out for the agent (sds-protos-json.ts). */
 export function envoyProtoSubsetJson(files: string[], roots: string[]): ProtoJson {
   const root = loadProtosWithOptionsSync(files, { ...PROTO_OPTIONS, includeDirs: envoyProtoIncludeDirs() });
   return reachableSubset(root, roots);

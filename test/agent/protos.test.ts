@@ -2,12 +2,14 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type * as grpc from '@grpc/grpc-js';
-import type { MessageTypeDefinition } from '@grpc/proto-loader';
-import { loadEnvoyProtos, loadEnvoyProtoSubset } from '../../src/agent/envoy-protos.js';
+import { fromJSON, type MessageTypeDefinition } from '@grpc/proto-loader';
+import { envoyProtoSubsetJson, loadEnvoyProtos, PROTO_OPTIONS } from '../../src/agent/envoy-protos.js';
 import { SDS_PROTO_FILES, SDS_SERVICE, SECRET_TYPE_URL, sdsProtos } from '../../src/agent/sds-protos.js';
 import { parseSdsProtoJson, SDS_JSON_URL } from '../../src/agent/sds-protos-json.js';
 
 type Message = MessageTypeDefinition<object, object>;
+
+const loadEnvoyProtoSubset = (files: string[], roots: string[]) => fromJSON(envoyProtoSubsetJson(files, roots), PROTO_OPTIONS);
 
 const request = {
   version_info: 'v1',
