@@ -7,21 +7,22 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 COPY tsconfig.json ./
 COPY src ./src
-# The generator writes Envoy's SDS types as JSON next to the agent, so it need not parse .proto files at start.
-RUN npx tsc -p tsconfig.json && node dist/src/agent/sds-protos-json.js && chmod 755 dist/src/cli/main.js && npm prune --omit=dev --ignore-scripts
+COPY scripts ./scripts
+# tsc, then esbuild bundles the CLI into dist/bin (one chunk per command): the sidecar's process starts faster.
+RUN npx tsc -p tsconfig.json && node scripts/bundle.mjs && npm prune --omit=dev --ignore-scripts
 
 FROM node:20-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/bin ./dist/bin
 # Injected containers run `meshid agent` and `meshid iptables` as their command, not through the entrypoint.
-RUN ln -s /app/dist/src/cli/main.js /usr/local/bin/meshid
+RUN ln -s /app/dist/bin/meshid.mjs /usr/local/bin/meshid
 # The sidecar runs `meshid agent`, which starts Envoy: one image serves the control plane and the proxy.
 COPY --from=envoyproxy/envoy:v1.31-latest /usr/local/bin/envoy /usr/local/bin/envoy
 # Numeric, so Kubernetes can verify runAsNonRoot; the image's own `node` user.
 USER 1000:1000
 EXPOSE 15012 15014 15017
-ENTRYPOINT ["node", "/app/dist/src/cli/main.js"]
+ENTRYPOINT ["node", "/app/dist/bin/meshid.mjs"]
 CMD ["serve"]

@@ -197,7 +197,7 @@ interface AgentRun {
 
 async function agentProcess(cp: ControlPlane, sa: string, podEnv: Record<string, string>, rotations: number): Promise<AgentRun> {
   const c = await config(cp, sa);
-  const main = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+  const main = fileURLToPath(new URL('../bin/meshid.mjs', import.meta.url));
   const args = [
     '--ca-addr', c.caUrl, '--ca-root', c.caRootFile, '--token-file', c.tokenFile, '--namespace', c.namespace,
     '--service-account', c.serviceAccount, '--sds-socket', c.sdsSocket, '--out-dir', join(c.sdsSocket, '..', 'out'),

@@ -12,7 +12,7 @@ import { loadLocalIssuer, mintToken } from '../src/ca/auth/local-issuer.js';
 import { buildCsrPem } from '../src/pki/csr-build.js';
 import { generateKeyPair, type KeyAlgorithm } from '../src/pki/keys.js';
 
-const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const MAIN = fileURLToPath(new URL('../bin/meshid.mjs', import.meta.url));
 const BARE = fileURLToPath(new URL('./ca-bare-server.js', import.meta.url));
 
 /** A local-mode data directory and, for each of `count` workloads, its own token and CSR. */

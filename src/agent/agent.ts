@@ -140,7 +140,10 @@ function statusHandler(metrics: AgentMetrics, probes: ReturnType<typeof appProbe
   return async (req: Parameters<typeof probes>[0], res: Parameters<typeof probes>[1]): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0]!;
     if (path.startsWith(APP_HEALTH_PREFIX)) return probes(req, res);
-    if (path === '/metrics') return reply(res, 200, await metrics.registry.metrics(), metrics.registry.contentType);
+    if (path === '/metrics') {
+      const { text, contentType } = await metrics.exposition();
+      return reply(res, 200, text, contentType);
+    }
     reply(res, 404, 'not found\n');
   };
 }

@@ -23,7 +23,7 @@ export function loadEnvoyProtos(files: string[]): protoLoader.PackageDefinition 
 
 /**
  * Only the services and messages `roots` reach, from the same files, as protobufjs JSON (what the build
- * writes out for the agent, sds-protos-json.ts). proto-loader's public loadSync would build a definition
+ * commits for the agent, sds-types-generate.ts). proto-loader's public loadSync would build a definition
  * for every one of the ~160 types of the tree; this runs its loader step alone (build/src/util: parse and
  * resolve) and keeps what `roots` reach (~45 for SDS): half the live heap of the whole set.
  */

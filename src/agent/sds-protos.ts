@@ -1,15 +1,13 @@
 import type * as grpc from '@grpc/grpc-js';
-import { readFileSync } from 'node:fs';
-import { fromJSON, type MessageTypeDefinition } from '@grpc/proto-loader';
-import { PROTO_OPTIONS } from './envoy-protos.js';
-import type { ProtoJson } from './proto-subset.js';
-import { parseSdsProtoJson, SDS_JSON_URL, SDS_SERVICE, SECRET_MESSAGE } from './sds-protos-json.js';
+import protobuf from 'protobufjs/light.js';
+import { SDS_TYPES } from './sds-types.generated.js';
 
-export { SDS_PROTO_FILES, SDS_SERVICE } from './sds-protos-json.js';
+export const SDS_SERVICE = 'envoy.service.secret.v3.SecretDiscoveryService';
+export const SECRET_MESSAGE = 'envoy.extensions.transport_sockets.tls.v3.Secret';
 
 export const SECRET_TYPE_URL = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
 
-/** Wire shapes of the xDS messages the agent reads and writes (snake_case, as proto-loader gives them). */
+/** Wire shapes of the xDS messages the agent reads and writes (snake_case field names, as in the .proto files). */
 export interface DiscoveryRequest {
   version_info?: string;
   node?: { id?: string; cluster?: string };
@@ -49,28 +47,42 @@ export interface SdsProtos {
 
 let loaded: SdsProtos | undefined;
 
+/** What proto-loader would give with the options the tests check Envoy's full definitions with. */
+const TO_OBJECT: protobuf.IConversionOptions = { longs: String, enums: String, defaults: false, oneofs: false };
+
 /**
- * Once per process: the SDS service, Secret and the types they reach, from the JSON `npm run build`
- * generated out of Envoy's .proto files. A bare `tsc` build (no generated file) parses the .proto files
- * instead, ~100 ms slower, to the same definitions (test/agent/protos.test.ts holds them equal).
+ * Once per process: the SDS service and Secret from the committed subset of Envoy's protos
+ * (sds-types.generated.ts), with protobufjs' reflection alone. proto-loader would also build a
+ * descriptor for each of the 44 types and load protobufjs' .proto parser: ~50 ms of the agent's
+ * process start under --jitless, for nothing the agent uses.
  */
 export function sdsProtos(): SdsProtos {
   if (loaded) return loaded;
-  const def = fromJSON(generatedJson() ?? parseSdsProtoJson(), PROTO_OPTIONS);
-  const secret = def[SECRET_MESSAGE] as MessageTypeDefinition<SecretMessage, SecretMessage>;
-  loaded = {
-    service: def[SDS_SERVICE] as grpc.ServiceDefinition,
-    encodeSecret: (s) => secret.serialize(s),
-    decodeSecret: (b) => secret.deserialize(Buffer.from(b)) as SecretMessage,
-  };
+  const root = protobuf.Root.fromJSON(SDS_TYPES as protobuf.INamespace);
+  const secret = root.lookupType(SECRET_MESSAGE);
+  const service = root.lookupService(SDS_SERVICE);
+  service.resolveAll();
+  const definition: Record<string, grpc.MethodDefinition<object, object>> = {};
+  for (const m of service.methodsArray) {
+    definition[m.name] = {
+      path: `/${SDS_SERVICE}/${m.name}`,
+      requestStream: m.requestStream === true,
+      responseStream: m.responseStream === true,
+      requestSerialize: serializer(m.resolvedRequestType!),
+      requestDeserialize: deserializer(m.resolvedRequestType!),
+      responseSerialize: serializer(m.resolvedResponseType!),
+      responseDeserialize: deserializer(m.resolvedResponseType!),
+      originalName: m.name.charAt(0).toLowerCase() + m.name.slice(1),
+    };
+  }
+  loaded = { service: definition, encodeSecret: serializer(secret), decodeSecret: deserializer(secret) };
   return loaded;
 }
 
-function generatedJson(): ProtoJson | undefined {
-  try {
-    return JSON.parse(readFileSync(SDS_JSON_URL, 'utf8')) as ProtoJson;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+function serializer(type: protobuf.Type): (value: object) => Buffer {
+  return (value) => Buffer.from(type.encode(type.fromObject(value)).finish());
+}
+
+function deserializer<T>(type: protobuf.Type): (bytes: Uint8Array) => T {
+  return (bytes) => type.toObject(type.decode(bytes), TO_OBJECT) as T;
 }

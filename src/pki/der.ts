@@ -1,12 +1,10 @@
-import { createRequire } from 'node:module';
 import type forge from 'node-forge';
+import asn1 from 'node-forge/lib/asn1.js';
+import util from 'node-forge/lib/util.js';
 import { MeshidError } from '../common/errors.js';
 
 // Only forge's ASN.1 layer and the util it rests on: the whole package (pki, tls, ciphers) would be loaded
 // into every agent for nothing, ~1.7 MB of RSS in a process that must stay under 60 MB.
-const load = createRequire(import.meta.url);
-const asn1 = load('node-forge/lib/asn1') as typeof forge.asn1;
-const util = load('node-forge/lib/util') as typeof forge.util;
 export type Asn1 = forge.asn1.Asn1;
 export { asn1 };
 

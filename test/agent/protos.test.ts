@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type * as grpc from '@grpc/grpc-js';
 import { fromJSON, type MessageTypeDefinition } from '@grpc/proto-loader';
 import { envoyProtoSubsetJson, loadEnvoyProtos, PROTO_OPTIONS } from '../../src/agent/envoy-protos.js';
-import { SDS_PROTO_FILES, SDS_SERVICE, SECRET_TYPE_URL, sdsProtos } from '../../src/agent/sds-protos.js';
-import { parseSdsProtoJson, SDS_JSON_URL } from '../../src/agent/sds-protos-json.js';
+import { SDS_SERVICE, SECRET_TYPE_URL, sdsProtos } from '../../src/agent/sds-protos.js';
+import { parseSdsProtoJson, SDS_PROTO_FILES, SDS_TYPES_SOURCE, sdsTypesModule } from '../../src/agent/sds-types-generate.js';
 
 type Message = MessageTypeDefinition<object, object>;
 
@@ -80,8 +80,17 @@ test('the SDS subset reads and writes exactly the bytes of Envoy\'s full definit
   assert.deepEqual(method.responseSerialize(response), (full['envoy.service.discovery.v3.DiscoveryResponse'] as Message).serialize(response));
 });
 
-test('the SDS types the build generated are exactly those parsed from Envoy\'s .proto files', () => {
-  assert.ok(existsSync(SDS_JSON_URL), `${SDS_JSON_URL.pathname} is missing: \`npm run build\` generates it (node <outDir>/src/agent/sds-protos-json.js)`);
-  // protobufjs builds its JSON with null-prototype objects; compared as the plain JSON they serialize to.
-  assert.deepEqual(JSON.parse(readFileSync(SDS_JSON_URL, 'utf8')), JSON.parse(JSON.stringify(parseSdsProtoJson())));
+test('the agent\'s SDS service definition has the paths and stream kinds of Envoy\'s full definitions', () => {
+  const full = loadEnvoyProtos(SDS_PROTO_FILES)[SDS_SERVICE] as grpc.ServiceDefinition;
+  const ours = sdsProtos().service;
+  assert.deepEqual(Object.keys(ours).sort(), ['DeltaSecrets', 'FetchSecrets', 'StreamSecrets']);
+  for (const [name, method] of Object.entries(full)) {
+    const { path, requestStream, responseStream, originalName } = ours[name]!;
+    assert.deepEqual({ path, requestStream, responseStream, originalName }, { path: method.path, requestStream: method.requestStream, responseStream: method.responseStream, originalName: method.originalName }, name);
+  }
+});
+
+test('the committed SDS types are exactly those parsed from Envoy\'s .proto files in node_modules', () => {
+  const expected = sdsTypesModule(parseSdsProtoJson());
+  assert.ok(readFileSync(SDS_TYPES_SOURCE, 'utf8') === expected, `${SDS_TYPES_SOURCE.pathname} differs from the installed @grpc/grpc-js-xds protos: run \`npm run protos\``);
 });

@@ -93,7 +93,7 @@ test('a renewal is pushed on the open stream with a new version and a new key; s
 
     s.send({ resource_names: ['default'], response_nonce: first.nonce, error_detail: { message: 'late NACK of an old response' } });
     await s.silence(150);
-    assert.equal((await agent.metrics.sdsNacks.get()).values[0]?.value ?? 0, 0, 'stale NACK ignored');
+    assert.equal(agent.metrics.sdsNacks.values.get('') ?? 0, 0, 'stale NACK ignored');
   } finally {
     c.close();
     await agent.stop();
@@ -112,7 +112,7 @@ test('a CA outage during renewal keeps the old SVID served and recovers when the
   try {
     proxy.down = true;
     timers.fireLongest();
-    await waitFor(async () => ((await agent.metrics.renewals.get()).values.some((v) => v.labels.result === 'ca_unreachable')), 5000, async () => JSON.stringify([(await agent.metrics.renewals.get()).values, timers.pending.map((p) => p.ms)]));
+    await waitFor(async () => agent.metrics.renewals.values.has('ca_unreachable'), 5000, async () => JSON.stringify([[...agent.metrics.renewals.values], timers.pending.map((p) => p.ms)]));
     assert.equal(agent.store.current(), before, 'old SVID still held');
     const s = c.stream();
     s.send({ resource_names: ['default'] });
@@ -233,6 +233,12 @@ test('a trust bundle change (root rotation) pushes ROOTCA at once; /metrics and 
     assert.match(metrics, /meshid_agent_sds_streams 1/);
     assert.match(metrics, /meshid_agent_sds_pushes_total\{resource="ROOTCA"\} 2/);
     assert.match(metrics, /meshid_agent_cert_expiry_timestamp_seconds \d+/);
+    assert.match(metrics, /# TYPE meshid_agent_renewals_total counter/);
+    agent.store.setBundle(agent.store.roots().slice(0, 1));
+    await s.next();
+    const again = await (await fetch(`http://127.0.0.1:${agent.statusPort}/metrics`)).text();
+    assert.match(again, /meshid_agent_renewals_total\{result="success"\} 1\n/, 'a second scrape counts nothing twice');
+    assert.match(again, /meshid_agent_sds_pushes_total\{resource="ROOTCA"\} 3\n/, 'and sees what happened since');
     const probe = await fetch(`http://127.0.0.1:${agent.statusPort}/app-health/app/readyz`);
     assert.equal(probe.status, 503);
     assert.equal((await fetch(`http://127.0.0.1:${agent.statusPort}/app-health/app/livez`)).status, 404);

@@ -1,10 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { MAIN } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
-
-/** The compiled CLI next to this compiled test, whatever the outDir. */
-export const MAIN = join(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 
 /** One `meshid …` child process with its output kept, stderr also as pino JSON records. */
 export class Meshid {

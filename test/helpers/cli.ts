@@ -1,8 +1,8 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-/** The built CLI, found next to the compiled tests whatever the output directory. */
-export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+/** The shipped CLI (the bundle `npm run build` writes), found next to the compiled tests whatever the output directory. */
+export const MAIN = fileURLToPath(new URL('../../bin/meshid.mjs', import.meta.url));
 
 export interface CliResult {
   code: number;

@@ -1,0 +1,26 @@
+// The shipped CLI: `tsc`'s output bundled by esbuild into <outDir>/bin/meshid.mjs, with one chunk per
+// command. A sidecar starts `meshid agent` in every pod: from one file per command instead of ~170
+// modules resolved and loaded one by one, its process reaches the first SVID ~100 ms sooner (--jitless).
+// Usage: node scripts/bundle.mjs [outDir]   (default dist; the helpers' dist-NAME builds pass theirs)
+import { chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+
+const outDir = process.argv[2] ?? 'dist';
+const bin = join(outDir, 'bin');
+await build({
+  entryPoints: { meshid: join(outDir, 'src/cli/main.js') },
+  outdir: bin,
+  outExtension: { '.js': '.mjs' },
+  chunkNames: 'chunks/[name]-[hash]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  // CommonJS dependencies (grpc-js, pino, forge) call require() for node's built-in modules; an ES module
+  // has no require of its own.
+  banner: { js: "import { createRequire as meshidCreateRequire } from 'node:module'; const require = meshidCreateRequire(import.meta.url);" },
+  logLevel: 'warning',
+});
+chmodSync(join(bin, 'meshid.mjs'), 0o755);
