@@ -22,6 +22,7 @@ const NEVER_MS = 3_600_000;
 const MEMORY_GOAL_MB = 60;
 const ROTATIONS = 1_000;
 const RSS_MARKS = [1, 100, 500, ROTATIONS];
+const START_RUNS = 7;
 
 async function config(cp: ControlPlane, sa: string): Promise<AgentConfig> {
   const dir = await mkdtemp(join(tmpdir(), 'mib-'));
@@ -103,7 +104,7 @@ export async function benchAgent(): Promise<Figure[]> {
     const push = await pushLatency(cp);
     const startMs = median(starts);
     return [
-      { name: 'agent start to first `default` over SDS, local CA (median of 10)', value: startMs, unit: 'ms', ceiling: 150, note: `goal < 150 ms; floor in this run: key+CSR ${median(keyCsr).toFixed(2)} ms, whole CA fetch (token, key, CSR, HTTPS, verify) ${median(fetches).toFixed(1)} ms; Envoy proto load once per process ${protoLoadMs.toFixed(0)} ms, not included` },
+      { name: 'agent start to first `default` over SDS, local CA (median of 10)', value: startMs, unit: 'ms', ceiling: 150, note: `goal < 150 ms; floor in this run: key+CSR ${median(keyCsr).toFixed(2)} ms, whole CA fetch (token, key, CSR, HTTPS, verify) ${median(fetches).toFixed(1)} ms; SDS types built once per process ${protoLoadMs.toFixed(0)} ms, not included` },
       { name: 'SDS push latency, new SVID installed to the client seeing it (median of 50)', value: push.pushMs, unit: 'ms', ceiling: median(keyCsr), ratio: push.pushMs / median(keyCsr), note: 'ceiling: one key generation + CSR in this run' },
       { name: 'renewal trigger to the client seeing the new SVID (median of 50)', value: push.renewalMs, unit: 'ms', ceiling: median(fetches), note: 'ceiling: a whole CA fetch in this run' },
       ...(await memoryFigures(cp)),
@@ -157,10 +158,11 @@ async function memoryFigures(cp: ControlPlane): Promise<Figure[]> {
   const flags = `NODE_OPTIONS="${podEnv.NODE_OPTIONS ?? ''}"`;
   const bare = await bareNodeRss('');
   const bareFlags = await bareNodeRss(podEnv.NODE_OPTIONS ?? '');
-  const starts: Record<'pod' | 'plain', number[]> = { pod: [], plain: [] };
-  for (let i = 0; i < 5; i++) {
+  const starts: Record<'pod' | 'plain' | 'bare', number[]> = { pod: [], plain: [], bare: [] };
+  for (let i = 0; i < START_RUNS; i++) {
     starts.pod.push((await agentProcess(cp, `start-pod${i}`, podEnv, 1)).startMs);
     starts.plain.push((await agentProcess(cp, `start-plain${i}`, plainEnv, 1)).startMs);
+    starts.bare.push(await bareNodeStart(podEnv.NODE_OPTIONS ?? ''));
   }
   const asPod = await agentProcess(cp, 'rss-pod', podEnv, ROTATIONS);
   const plain = await agentProcess(cp, 'rss-plain', plainEnv, ROTATIONS);
@@ -175,7 +177,10 @@ async function memoryFigures(cp: ControlPlane): Promise<Figure[]> {
       note: `goal < ${MEMORY_GOAL_MB} MB; ${flags}; without them ${at(plain, n).rss.toFixed(1)} MB${n === ROTATIONS ? `; ${last.anon.toFixed(1)} MB private, ${last.file.toFixed(1)} MB mapped from disk (bare node ${bare.anon.toFixed(1)} / ${bare.file.toFixed(1)})` : ''}`,
     })),
     { name: 'agent RSS growth per 100 rotations, rotation 100 to 1,000', value: growth(asPod), unit: 'MB', note: `goal: none; without the flags ${growth(plain).toFixed(2)} MB per 100` },
-    { name: 'agent process start to first `default` over SDS, as the pod runs it (median of 5)', value: median(starts.pod), unit: 'ms', ceiling: median(starts.plain), note: `ceiling: the same without ${flags}; node start, modules, Envoy protos, key, CSR, CA fetch` },
+    {
+      name: `agent process start to first \`default\` over SDS, as the pod runs it (median of ${START_RUNS})`, value: median(starts.pod), unit: 'ms', ceiling: median(starts.bare),
+      note: `goal < 150 ms, not met; ceiling: a bare node with the same ${flags}, spawn to listening on a Unix socket (the runtime's own start); the agent without the flags ${median(starts.plain).toFixed(0)} ms`,
+    },
     { name: 'rotation as the pod runs it: renewal due to the client seeing the new SVID (median of 900)', value: asPod.rotationMs, unit: 'ms', ceiling: plain.rotationMs, note: `ceiling: the same without ${flags}; fetch, verify, SDS push and file write, CA in this process` },
   ];
 }
@@ -237,6 +242,17 @@ async function agentProcess(cp: ControlPlane, sa: string, podEnv: Record<string,
     const code = await exited;
     if (code !== 0) throw failed(`exited ${code} after SIGTERM`);
   }
+}
+
+/** Spawn to a Unix socket listening, for a node process that does nothing else: the floor under any agent start. */
+async function bareNodeStart(nodeOptions: string): Promise<number> {
+  const socket = join(await mkdtemp(join(tmpdir(), 'mib-bare-')), 's.sock');
+  const started = performance.now();
+  const child = spawn(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(socket)})`], { env: { ...process.env, NODE_OPTIONS: nodeOptions }, stdio: 'ignore' });
+  while (!(await access(socket).then(() => true, () => false))) await new Promise((r) => setTimeout(r, 2));
+  const ms = performance.now() - started;
+  child.kill();
+  return ms;
 }
 
 /** A bare node process, idle, with the given NODE_OPTIONS: what any Node.js program starts from. */
