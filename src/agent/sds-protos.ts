@@ -79,8 +79,9 @@ export function sdsProtos(): SdsProtos {
   return loaded;
 }
 
+/** Under node, protobufjs writes into a Buffer (its BufferWriter): handed to grpc-js as is, not copied. */
 function serializer(type: protobuf.Type): (value: object) => Buffer {
-  return (value) => Buffer.from(type.encode(type.fromObject(value)).finish());
+  return (value) => type.encode(type.fromObject(value)).finish() as Buffer;
 }
 
 function deserializer<T>(type: protobuf.Type): (bytes: Uint8Array) => T {
