@@ -1,8 +1,22 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The shipped CLI (the bundle `npm run build` writes), found next to the compiled tests whatever the output directory. */
-export const MAIN = fileURLToPath(new URL('../../bin/meshid.mjs', import.meta.url));
+/**
+ * The shipped CLI: the bundle `npm run build` writes next to the compiled tests, copied for this test process
+ * into a folder with no node_modules above it, as the image ships it. A module the bundle left out fails the
+ * test that needs it instead of being found in the repository's node_modules.
+ */
+export const MAIN = standaloneCopy(fileURLToPath(new URL('../../bin', import.meta.url)));
+
+function standaloneCopy(bin: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'meshid-bin-'));
+  cpSync(bin, dir, { recursive: true });
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'meshid.mjs');
+}
 
 export interface CliResult {
   code: number;
