@@ -47,7 +47,7 @@ export interface SdsProtos {
 
 let loaded: SdsProtos | undefined;
 
-/** What proto-loader would give with the options the tests check Envoy's full definitions with. */
+/** The plain objects proto-loader gives with PROTO_OPTIONS (envoy-protos.ts), so tests compare the two as they are. */
 const TO_OBJECT: protobuf.IConversionOptions = { longs: String, enums: String, defaults: false, oneofs: false };
 
 /**
