@@ -17,10 +17,19 @@ const ISSUER = 'https://kubernetes.default.svc.cluster.local';
 /** Kubernetes' default: RS256. One key per test process; RSA key generation is the slow part of a fake cluster. */
 let issuerKey: ReturnType<typeof generateKeyPair> | undefined;
 
+/** What a kubelet asks the TokenRequest API for: a token for a service account, bound to a pod. */
+export interface TokenRequest {
+  namespace: string;
+  serviceAccount: string;
+  pod?: { name: string; uid: string };
+  audience?: string;
+  expirationSeconds?: number;
+}
+
 export interface FakeCluster {
   fake: FakeKube;
   /** A token shaped like a projected ServiceAccount token, signed by the cluster's service account issuer key. */
-  token(o: { namespace: string; serviceAccount: string; pod?: { name: string; uid: string }; audience?: string }): Promise<string>;
+  token(o: TokenRequest): Promise<string>;
   /** A kubeconfig file for the CLI. */
   kubeconfigFile(): Promise<string>;
 }
@@ -30,8 +39,8 @@ export interface FakeCluster {
  * caBundle, a pod, and a service account issuer whose keys it publishes (OIDC discovery) and with
  * which it answers TokenReviews, as a real API server does.
  */
-export async function startFakeCluster(t: TestContext | { after(fn: () => unknown): void }, o: { webhookConfiguration?: boolean } = {}): Promise<FakeCluster> {
-  const fake = await FakeKube.start();
+export async function startFakeCluster(t: TestContext | { after(fn: () => unknown): void }, o: { webhookConfiguration?: boolean; host?: string } = {}): Promise<FakeCluster> {
+  const fake = await FakeKube.start({ host: o.host });
   t.after(() => fake.close());
   for (const name of [NS, 'default', 'shop']) fake.put('namespaces', { metadata: { name } });
   fake.put('pods', { metadata: { name: 'cart-0', namespace: 'shop', uid: 'uid-cart-0' } });
@@ -56,12 +65,12 @@ export function putWebhookConfiguration(fake: FakeKube): void {
   fake.put('mutatingwebhookconfigurations', { metadata: { name: WEBHOOK }, webhooks: [hook('namespace.sidecar-injector.meshid.io'), hook('object.sidecar-injector.meshid.io')] });
 }
 
-async function sign(key: CryptoKey, o: { namespace: string; serviceAccount: string; pod?: { name: string; uid: string }; audience?: string }): Promise<string> {
+async function sign(key: CryptoKey, o: TokenRequest): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ 'kubernetes.io': { namespace: o.namespace, serviceaccount: { name: o.serviceAccount, uid: 'sa-uid' }, ...(o.pod ? { pod: o.pod } : {}) } })
     .setProtectedHeader({ alg: 'RS256', kid: 'sa-key-1' })
     .setIssuer(ISSUER).setAudience(o.audience ?? 'meshid-ca').setSubject(`system:serviceaccount:${o.namespace}:${o.serviceAccount}`)
-    .setIssuedAt(now).setNotBefore(now).setExpirationTime(now + 3600)
+    .setIssuedAt(now).setNotBefore(now).setExpirationTime(now + (o.expirationSeconds ?? 3600))
     .sign(key);
 }
 

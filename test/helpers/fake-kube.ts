@@ -42,14 +42,16 @@ export class FakeKube {
     });
   }
 
-  static async start(): Promise<FakeKube> {
+  /** `host`: where to listen; loopback unless something outside this network namespace must reach it. */
+  static async start(o: { host?: string } = {}): Promise<FakeKube> {
     const fake = new FakeKube();
-    await new Promise<void>((resolve) => fake.server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => fake.server.listen(0, o.host ?? '127.0.0.1', resolve));
     return fake;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    const { address, port } = this.server.address() as AddressInfo;
+    return `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
   }
 
   /** A KubeConfig pointing at this server, as the code under test would load one. */
