@@ -37,6 +37,7 @@ export class PodRun {
   private volumes: PodVolumes | null = null;
   private root = '';
   private ended: Promise<void> | null = null;
+  private startError: Error | null = null;
 
   constructor(readonly pod: Pod, private readonly deps: KubeletDeps) {}
 
@@ -57,6 +58,18 @@ export class PodRun {
   /** Index of the first event matching `re`, for ordering assertions; -1 if none. */
   indexOf(re: RegExp): number {
     return this.events.findIndex((e) => re.test(e.what));
+  }
+
+  /** Starts the pod in the background, as the kubelet does; a failure to start shows in every wait. */
+  begin(o: { ipv6?: boolean } = {}): void {
+    this.start(o).catch((err: Error) => {
+      this.startError = err;
+      this.event(`error ${err.message}`);
+    });
+  }
+
+  volumePath(name: string): string {
+    return this.volumes!.path(name);
   }
 
   async start(o: { ipv6?: boolean } = {}): Promise<void> {
@@ -99,6 +112,7 @@ export class PodRun {
   async waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
     const end = Date.now() + timeoutMs;
     while (!cond()) {
+      if (this.startError) throw new Error(`pod ${this.pod.metadata.name} failed to start: ${this.startError.message}\n${this.timeline()}\n${this.allLogs()}`);
       if (Date.now() > end) throw new Error(`pod ${this.pod.metadata.name} not ${what} after ${timeoutMs} ms; events:\n${this.timeline()}\n${this.allLogs()}`);
       await new Promise((r) => setTimeout(r, 50));
     }

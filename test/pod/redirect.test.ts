@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { test } from 'node:test';
+import { labelNamespace, startHarness, startTestHost } from './harness.js';
+import type { PodRun } from './kubelet.js';
+import { plainPod } from './workloads.js';
+
+/** Node one-liner run inside a container: connect, print the first line the other side sends. */
+const FIRST_LINE = `const [h,p]=process.argv.slice(1);const s=require('node:net').connect({host:h,port:+p});let b='';s.on('data',d=>{b+=d;if(b.includes('\\n')){console.log(b.split('\\n')[0]);process.exit(0)}});s.on('error',e=>{console.log('error '+e.code);process.exit(1)});setTimeout(()=>{console.log('timeout');process.exit(1)},3000)`;
+
+async function firstLineFrom(run: PodRun, container: string, host: string, port: number): Promise<string> {
+  const r = await run.exec(container, ['node', '-e', FIRST_LINE, host, String(port)]);
+  return r.output.trim();
+}
+
+function firstLineTo(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port, timeout: 3000 });
+    let b = '';
+    s.on('data', (d) => {
+      b += d;
+      if (b.includes('\n')) {
+        s.destroy();
+        resolve(b.split('\n')[0]!);
+      }
+    });
+    s.on('connect', () => port === 15020 || port === 15021 ? s.write('GET /healthz/ready HTTP/1.1\r\nhost: x\r\n\r\n') : undefined);
+    s.on('timeout', () => s.destroy(new Error('timeout')));
+    s.on('error', (err) => resolve(`error ${err.message}`));
+  });
+}
+
+test('the init container\'s rules redirect real connections: app outbound to 15001, inbound to 15006, never uid 1337 or the agent\'s ports, IPv6 as IPv4', async (t) => {
+  const h = await startHarness(t);
+  labelNamespace(h.fake, 'shop');
+  const created = await h.createPod('shop', plainPod('shop', 'client', { args: ['--name', 'client', '--http-port', '8080', '--tcp-port', '9000'] }));
+  assert.ok('pod' in created, JSON.stringify(created));
+  const run = await h.run(created.pod);
+  await run.waitReady(60_000);
+  const remote = await startTestHost(t, h, ['--name', 'remote', '--tcp-port', '7000']);
+
+  for (const [family, pod, other] of [['IPv4', run.host!.ipv4, remote.ipv4], ['IPv6', run.host!.ipv6!, remote.ipv6!]] as const) {
+    assert.equal(await firstLineFrom(run, 'app', other, 7000), 'envoy-standin listener=virtualOutbound port=15001', `${family}: the app's outbound connection lands on Envoy's 15001`);
+    assert.equal(await firstLineFrom(run, 'meshid-proxy', other, 7000), 'remote tcp 7000', `${family}: the proxy's own uid is not redirected`);
+    assert.equal(await firstLineTo(pod, 9000), 'envoy-standin listener=virtualInbound port=15006', `${family}: inbound to an app port lands on 15006`);
+    assert.equal(await firstLineTo(pod, 15090), 'envoy-standin listener=prometheus port=15090', `${family}: 15090 is reached directly`);
+    for (const port of [15020, 15021]) assert.match(await firstLineTo(pod, port), /^HTTP\/1\.1 /, `${family}: ${port} answers as the agent, not redirected`);
+  }
+});
