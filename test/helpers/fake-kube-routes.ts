@@ -1,5 +1,5 @@
 /** Routing and naming for FakeKube: which object a path names, and the RBAC verb of a request. */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export type KubeObject = { apiVersion?: string; kind?: string; metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string; [k: string]: unknown }; [k: string]: unknown };
 export interface Target { group: string; resource: string; namespace?: string; name?: string }
@@ -12,6 +12,8 @@ export const KINDS: Record<string, { kind: string; apiVersion: string }> = {
   leases: { kind: 'Lease', apiVersion: 'coordination.k8s.io/v1' },
   mutatingwebhookconfigurations: { kind: 'MutatingWebhookConfiguration', apiVersion: 'admissionregistration.k8s.io/v1' },
 };
+/** The label the API server puts on every Namespace. */
+export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 export const CLUSTER_SCOPED = new Set(['namespaces', 'mutatingwebhookconfigurations']);
 
 export function groupOf(resource: string): string {
@@ -63,4 +65,25 @@ export function readBody(req: IncomingMessage): Promise<string> {
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
+}
+
+/** What the real API server refuses to decode; only what the code under test could get wrong. */
+export function undecodable(target: Target, obj: KubeObject): string | undefined {
+  if (target.resource !== 'leases') return undefined;
+  const spec = (obj.spec ?? {}) as Record<string, unknown>;
+  for (const field of ['renewTime', 'acquireTime']) {
+    const v = spec[field];
+    if (v !== undefined && !(typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(v))) return `spec.${field}: MicroTime must be RFC 3339 with microseconds`;
+  }
+  return undefined;
+}
+
+export function sendStatus(res: ServerResponse, code: number, reason: string, message: string): void {
+  sendJson(res, code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason, message, code });
+}
+
+export function sendJson(res: ServerResponse, code: number, obj: unknown): void {
+  if (res.headersSent) return;
+  res.writeHead(code, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(obj));
 }

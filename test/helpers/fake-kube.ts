@@ -2,7 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import jsonPatch from 'fast-json-patch';
-import { belongs, groupOf, keyOf, KINDS, type KubeObject, parsePath, readBody, type Target, verbOf } from './fake-kube-routes.js';
+import { admitPodCreate, type UserInfo, type WebhookCall } from './fake-admission.js';
+import { belongs, groupOf, keyOf, KINDS, type KubeObject, NAMESPACE_NAME_LABEL, parsePath, readBody, sendJson, sendStatus, type Target, undecodable, verbOf } from './fake-kube-routes.js';
+import type { ServiceResolver } from './webhook-call.js';
 
 /** One API call as an RBAC authorizer sees it. `name` is set for list/watch with a metadata.name field selector. */
 export interface RecordedCall {
@@ -30,6 +32,13 @@ export class FakeKube {
   /** Runs before each call is served: lets a test change the cluster at exactly that moment. */
   beforeCall: (call: RecordedCall) => void = () => {};
   oidc: { issuer: string; jwks: unknown } = { issuer: 'https://kubernetes.default.svc.cluster.local', jwks: { keys: [] } };
+  /** Where a webhook's Service is served; by default no Service has endpoints, so every service webhook call fails. */
+  resolveService: ServiceResolver = () => undefined;
+  /** Who every request is authenticated as, in the userInfo webhooks see. */
+  user: UserInfo = { username: 'kubernetes-admin', groups: ['system:masters', 'system:authenticated'] };
+  /** Every admission webhook call, in order. */
+  readonly webhookCalls: WebhookCall[] = [];
+  now: () => number = Date.now;
   private readonly objects = new Map<string, KubeObject>();
   private readonly watchers = new Set<Watcher>();
   private readonly server: Server;
@@ -38,7 +47,7 @@ export class FakeKube {
 
   private constructor() {
     this.server = createServer((req, res) => {
-      this.handle(req, res).catch((err) => this.status(res, 500, 'InternalError', String(err)));
+      this.handle(req, res).catch((err) => sendStatus(res, 500, 'InternalError', String(err)));
     });
   }
 
@@ -109,41 +118,42 @@ export class FakeKube {
     const body = await readBody(req);
     if (url.pathname.startsWith('/.well-known/') || url.pathname.startsWith('/openid/')) return this.discovery(url.pathname, res);
     const target = parsePath(url.pathname);
-    if (!target) return this.status(res, 404, 'NotFound', `no route for ${url.pathname}`);
+    if (!target) return sendStatus(res, 404, 'NotFound', `no route for ${url.pathname}`);
     const isWatch = url.searchParams.get('watch') === 'true';
     const nameFilter = /^metadata\.name=(.+)$/.exec(url.searchParams.get('fieldSelector') ?? '')?.[1];
     const verb = verbOf(req.method ?? 'GET', target, isWatch);
     const call = { verb, group: target.group, resource: target.resource, namespace: target.namespace, name: target.name ?? nameFilter };
     this.calls.push(call);
     this.beforeCall(call);
-    if (this.forbid(call)) return this.status(res, 403, 'Forbidden', `${target.resource} is forbidden: User "meshid" cannot ${verb} resource "${target.resource}"`);
+    if (this.forbid(call)) return sendStatus(res, 403, 'Forbidden', `${target.resource} is forbidden: User "meshid" cannot ${verb} resource "${target.resource}"`);
 
     if (target.resource === 'tokenreviews') return this.review(JSON.parse(body), res);
     const key = keyOf(target);
     const existing = target.name ? this.objects.get(key) : undefined;
     switch (verb) {
       case 'get':
-        return existing ? this.json(res, 200, existing) : this.notFound(res, target);
+        return existing ? sendJson(res, 200, existing) : this.notFound(res, target);
       case 'list':
-        return this.json(res, 200, { kind: `${KINDS[target.resource]!.kind}List`, apiVersion: KINDS[target.resource]!.apiVersion, metadata: { resourceVersion: String(this.rv) }, items: this.matching(target, nameFilter) });
+        return sendJson(res, 200, { kind: `${KINDS[target.resource]!.kind}List`, apiVersion: KINDS[target.resource]!.apiVersion, metadata: { resourceVersion: String(this.rv) }, items: this.matching(target, nameFilter) });
       case 'watch':
         return this.openWatch(target, nameFilter, url.searchParams.has('resourceVersion'), res);
       case 'create': {
         const obj = JSON.parse(body) as KubeObject;
+        if (target.resource === 'pods') return this.createPod(target, obj, url, res);
         const created = { ...target, name: obj.metadata.name, namespace: target.namespace };
-        const bad = this.invalid(target, obj);
-        if (bad) return this.status(res, 400, 'BadRequest', bad);
-        if (this.objects.has(keyOf(created))) return this.status(res, 409, 'AlreadyExists', `${target.resource} "${obj.metadata.name}" already exists`);
-        return this.json(res, 201, this.store(created, obj, 'ADDED'));
+        const bad = undecodable(target, obj);
+        if (bad) return sendStatus(res, 400, 'BadRequest', bad);
+        if (this.objects.has(keyOf(created))) return sendStatus(res, 409, 'AlreadyExists', `${target.resource} "${obj.metadata.name}" already exists`);
+        return sendJson(res, 201, this.store(created, obj, 'ADDED'));
       }
       case 'update': {
         if (!existing) return this.notFound(res, target);
         const obj = JSON.parse(body) as KubeObject;
         const sent = obj.metadata.resourceVersion;
         if (sent && sent !== existing.metadata.resourceVersion) return this.staleConflict(res, target);
-        const bad = this.invalid(target, obj);
-        if (bad) return this.status(res, 400, 'BadRequest', bad);
-        return this.json(res, 200, this.store(target, obj, 'MODIFIED'));
+        const bad = undecodable(target, obj);
+        if (bad) return sendStatus(res, 400, 'BadRequest', bad);
+        return sendJson(res, 200, this.store(target, obj, 'MODIFIED'));
       }
       case 'patch': {
         if (!existing) return this.notFound(res, target);
@@ -153,26 +163,35 @@ export class FakeKube {
         } catch {
           return this.staleConflict(res, target);
         }
-        return this.json(res, 200, this.store(target, patched, 'MODIFIED'));
+        return sendJson(res, 200, this.store(target, patched, 'MODIFIED'));
       }
       case 'delete':
         if (!existing) return this.notFound(res, target);
         this.remove(target.resource, target.namespace, target.name!);
-        return this.json(res, 200, existing);
+        return sendJson(res, 200, existing);
       default:
-        return this.status(res, 405, 'MethodNotAllowed', `${req.method} not supported`);
+        return sendStatus(res, 405, 'MethodNotAllowed', `${req.method} not supported`);
     }
   }
 
-  /** What the real API server refuses to decode; only what the code under test could get wrong. */
-  private invalid(target: Target, obj: KubeObject): string | undefined {
-    if (target.resource !== 'leases') return undefined;
-    const spec = (obj.spec ?? {}) as Record<string, unknown>;
-    for (const field of ['renewTime', 'acquireTime']) {
-      const v = spec[field];
-      if (v !== undefined && !(typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(v))) return `spec.${field}: MicroTime must be RFC 3339 with microseconds`;
-    }
-    return undefined;
+  /** The API path of a pod, unlike put(): admitted by the mutating webhooks and validated against the schema. */
+  private async createPod(target: Target, obj: KubeObject, url: URL, res: ServerResponse): Promise<void> {
+    if (url.searchParams.has('dryRun')) return sendStatus(res, 400, 'BadRequest', 'dryRun is not supported by the fake API server');
+    const result = await admitPodCreate({
+      configurations: this.list('mutatingwebhookconfigurations') as never,
+      namespace: this.get('namespaces', undefined, target.namespace!),
+      resolveService: this.resolveService,
+      userInfo: this.user,
+      record: (call) => this.webhookCalls.push(call),
+      exists: (name) => this.objects.has(keyOf({ ...target, name })),
+      fieldManager: url.searchParams.get('fieldManager') ?? undefined,
+    }, target.namespace!, obj);
+    if ('refused' in result) return sendStatus(res, result.refused.code, result.refused.reason, result.refused.message);
+    const { uid: _uid, resourceVersion: _rv, ...meta } = result.pod.metadata;
+    const created = { ...target, name: meta.name };
+    if (this.objects.has(keyOf(created))) return sendStatus(res, 409, 'AlreadyExists', `pods "${meta.name}" already exists`);
+    const creationTimestamp = new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    return sendJson(res, 201, this.store(created, { ...result.pod, metadata: { ...meta, creationTimestamp } }, 'ADDED'));
   }
 
   private store(target: Target, obj: KubeObject, type: 'ADDED' | 'MODIFIED'): KubeObject {
@@ -184,6 +203,8 @@ export class FakeKube {
       apiVersion: meta.apiVersion,
       metadata: {
         ...obj.metadata,
+        // Set on every Namespace by the API server itself, so selectors can name namespaces.
+        ...(target.resource === 'namespaces' ? { labels: { ...(obj.metadata.labels as object), [NAMESPACE_NAME_LABEL]: target.name! } } : {}),
         name: target.name!,
         ...(target.namespace ? { namespace: target.namespace } : {}),
         uid: prior?.metadata.uid ?? obj.metadata.uid ?? `uid-${++this.uids}`,
@@ -196,11 +217,7 @@ export class FakeKube {
   }
 
   private matching(target: Target, nameFilter?: string): KubeObject[] {
-    return [...this.objects.values()].filter((o) => belongs(o, target, nameFilter, this.kindOf(target)));
-  }
-
-  private kindOf(target: Target): string {
-    return KINDS[target.resource]!.kind;
+    return [...this.objects.values()].filter((o) => belongs(o, target, nameFilter, KINDS[target.resource]!.kind));
   }
 
   private openWatch(target: Target, nameFilter: string | undefined, fromVersion: boolean, res: ServerResponse): void {
@@ -215,7 +232,7 @@ export class FakeKube {
 
   private notify(target: Target, type: string, obj: KubeObject): void {
     for (const w of this.watchers) {
-      if (w.target.resource === target.resource && belongs(obj, w.target, w.nameFilter, this.kindOf(target))) {
+      if (w.target.resource === target.resource && belongs(obj, w.target, w.nameFilter, KINDS[target.resource]!.kind)) {
         w.res.write(`${JSON.stringify({ type, object: obj })}\n`);
       }
     }
@@ -223,33 +240,23 @@ export class FakeKube {
 
   private async review(body: { spec?: { token?: string; audiences?: string[] } }, res: ServerResponse): Promise<void> {
     const status = await this.tokenReview(body.spec?.token ?? '', body.spec?.audiences ?? []);
-    this.json(res, 201, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', metadata: {}, spec: body.spec, status });
+    sendJson(res, 201, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', metadata: {}, spec: body.spec, status });
   }
 
   private discovery(path: string, res: ServerResponse): void {
     this.calls.push({ verb: 'get', group: '', resource: '', path });
     if (path === '/.well-known/openid-configuration') {
-      return this.json(res, 200, { issuer: this.oidc.issuer, jwks_uri: `${this.oidc.issuer}/openid/v1/jwks`, id_token_signing_alg_values_supported: ['RS256'] });
+      return sendJson(res, 200, { issuer: this.oidc.issuer, jwks_uri: `${this.oidc.issuer}/openid/v1/jwks`, id_token_signing_alg_values_supported: ['RS256'] });
     }
-    if (path === '/openid/v1/jwks') return this.json(res, 200, this.oidc.jwks);
-    this.status(res, 404, 'NotFound', `no route for ${path}`);
+    if (path === '/openid/v1/jwks') return sendJson(res, 200, this.oidc.jwks);
+    sendStatus(res, 404, 'NotFound', `no route for ${path}`);
   }
 
   private notFound(res: ServerResponse, t: Target): void {
-    this.status(res, 404, 'NotFound', `${t.resource} "${t.name}" not found`);
+    sendStatus(res, 404, 'NotFound', `${t.resource} "${t.name}" not found`);
   }
 
   private staleConflict(res: ServerResponse, t: Target): void {
-    this.status(res, 409, 'Conflict', `Operation cannot be fulfilled on ${t.resource} "${t.name}": the object has been modified; please apply your changes to the latest version and try again`);
-  }
-
-  private status(res: ServerResponse, code: number, reason: string, message: string): void {
-    this.json(res, code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason, message, code });
-  }
-
-  private json(res: ServerResponse, code: number, obj: unknown): void {
-    if (res.headersSent) return;
-    res.writeHead(code, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(obj));
+    sendStatus(res, 409, 'Conflict', `Operation cannot be fulfilled on ${t.resource} "${t.name}": the object has been modified; please apply your changes to the latest version and try again`);
   }
 }
