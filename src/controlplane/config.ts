@@ -1,4 +1,8 @@
+import { isIP } from 'node:net';
 import { parseDuration, formatDuration } from '../common/duration.js';
+import { DEFAULT_MESHID_IMAGE, PROXY_IMAGE_ENV } from '../common/image.js';
+import { parseImage } from '../injector/values.js';
+import { DEFAULT_LISTEN_ADDRESS } from './listen.js';
 import { MIN_CERT_TTL_MS } from '../ca/ttl.js';
 import { validateTrustDomain } from '../pki/spiffe.js';
 
@@ -21,6 +25,10 @@ export interface ServeConfig {
   tokenVerifier: TokenVerifierKind;
   /** Cluster mode: refuse tokens not bound to a pod, and tokens whose pod no longer exists. */
   requireBoundPod: boolean;
+  /** An IP literal; undefined means the default, `::`, which falls back to 0.0.0.0 where IPv6 is missing. */
+  listenAddress?: string;
+  /** What the injector writes for both injected containers (the pod's proxyImage annotation still wins). */
+  proxyImage: string;
 }
 
 export const SERVE_DEFAULTS = {
@@ -35,7 +43,9 @@ export const SERVE_DEFAULTS = {
   'token-verifier': 'jwks',
 } as const;
 
-export type ServeFlags = { local?: boolean; kubeconfig?: string; 'require-bound-pod'?: boolean } & Partial<Record<keyof typeof SERVE_DEFAULTS, string>>;
+export type ServeFlags = {
+  local?: boolean; kubeconfig?: string; 'require-bound-pod'?: boolean; 'listen-address'?: string; 'proxy-image'?: string;
+} & Partial<Record<keyof typeof SERVE_DEFAULTS, string>>;
 
 /** Validates every flag and reports all wrong values at once, each with what would be right. */
 export function parseServeConfig(flags: ServeFlags): ServeConfig {
@@ -67,6 +77,12 @@ export function parseServeConfig(flags: ServeFlags): ServeConfig {
   if (!(TOKEN_VERIFIERS as readonly string[]).includes(tokenVerifier)) {
     problems.push(`--token-verifier "${tokenVerifier.slice(0, 32)}" must be one of ${TOKEN_VERIFIERS.join(', ')}`);
   }
+  const listenAddress = flags['listen-address'];
+  if (listenAddress !== undefined && isIP(listenAddress) === 0) {
+    problems.push(`--listen-address ${JSON.stringify(listenAddress.slice(0, 64))} must be an IP address such as ${DEFAULT_LISTEN_ADDRESS}, 0.0.0.0 or 127.0.0.1`);
+  }
+  const proxyImage = parseImage(flags['proxy-image'] ?? DEFAULT_MESHID_IMAGE);
+  if (!proxyImage.ok) problems.push(`--proxy-image (or $${PROXY_IMAGE_ENV}): ${proxyImage.reason}`);
   const config: ServeConfig = {
     local: flags.local === true,
     dataDir: get('data-dir'),
@@ -80,6 +96,8 @@ export function parseServeConfig(flags: ServeFlags): ServeConfig {
     kubeconfig: flags.kubeconfig,
     tokenVerifier: tokenVerifier as TokenVerifierKind,
     requireBoundPod: flags['require-bound-pod'] === true,
+    listenAddress,
+    proxyImage: proxyImage.ok ? proxyImage.value : DEFAULT_MESHID_IMAGE,
   };
   if (config.workloadCertTtlMs && config.workloadCertTtlMs < MIN_CERT_TTL_MS) problems.push(`--workload-cert-ttl must be at least ${formatDuration(MIN_CERT_TTL_MS)}`);
   if (config.workloadCertTtlMs && config.maxWorkloadCertTtlMs && config.workloadCertTtlMs > config.maxWorkloadCertTtlMs) {

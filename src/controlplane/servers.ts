@@ -51,7 +51,7 @@ export function httpsServers(o: HttpsServersOptions): HttpsServers {
   const webhookApp = fastify({ https: { key: cert.key, cert: cert.cert }, logger: false });
   installErrorHandling(webhookApp, logger);
   registerInjector(webhookApp, {
-    config: injectorConfig({ controlPlaneNamespace: namespace, trustDomain: cfg.trustDomain, caAddress: `meshid.${namespace}.svc:15012` }),
+    config: injectorConfig({ controlPlaneNamespace: namespace, trustDomain: cfg.trustDomain, caAddress: `meshid.${namespace}.svc:15012`, proxyImage: cfg.proxyImage }),
     registry: o.registry,
     logger,
   });

@@ -10,6 +10,7 @@ import type { CaMaterial } from '../ca/material.js';
 import { caMetrics, type CaMetrics } from '../ca/metrics.js';
 import type { ClusterTiming } from './cluster-timing.js';
 import { parseServeConfig, type ServeConfig } from './config.js';
+import { canBindIpv6Any, chooseListenAddress, DEFAULT_LISTEN_ADDRESS, loopbackFor } from './listen.js';
 import { localMode } from './local.js';
 import { monitoringServer } from './monitoring.js';
 import { httpsServers } from './servers.js';
@@ -19,8 +20,6 @@ export interface ControlPlaneOptions extends Partial<ServeConfig> {
   clock?: Clock;
   random?: (n: number) => Buffer;
   logger?: Logger;
-  /** Where to listen; loopback in local mode, every interface in cluster mode (pods are reached through the Service). */
-  host?: string;
   namespace?: string;
   /** How often the rotation driver re-checks its deadlines. */
   rotationTickMs?: number;
@@ -35,7 +34,7 @@ export interface ControlPlane {
   caUrl: string;
   webhookUrl: string;
   monitoringUrl: string;
-  /** The address listened on. */
+  /** The address listened on: --listen-address, or the default (`::`, or 0.0.0.0 on a host without IPv6). */
   host: string;
   /** Local mode: the data directory and its root-cert.pem; '' in cluster mode. */
   dataDir: string;
@@ -55,7 +54,9 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const clock = o.clock ?? systemClock;
   const random = o.random ?? randomBytes;
   const logger = o.logger ?? createLogger();
-  const host = o.host ?? (cfg.local ? '127.0.0.1' : '0.0.0.0');
+  const listen = chooseListenAddress(cfg.listenAddress, cfg.listenAddress !== undefined || await canBindIpv6Any());
+  if (listen.fellBack) logger.warn({ listen: listen.address }, `cannot listen on ${DEFAULT_LISTEN_ADDRESS} (no IPv6 on this host): listening on ${listen.address}, IPv4 only`);
+  const host = listen.address;
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -117,15 +118,15 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   }
 }
 
-/** URLs name where a local client reaches the server: a wildcard address becomes loopback, which the serving certificate names. */
+/** URLs name where a local client reaches the server. */
 async function listenAll(servers: Array<[FastifyInstance, number, string]>, host: string): Promise<string[]> {
   const urls: string[] = [];
-  const reach = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  const reach = loopbackFor(host);
   for (const [app, port, scheme] of servers) {
     await app.listen({ port, host });
     const addr = app.server.address();
     const actual = typeof addr === 'object' && addr ? addr.port : port;
-    urls.push(`${scheme}://${reach.includes(':') ? `[${reach}]` : reach}:${actual}`);
+    urls.push(`${scheme}://${reach}:${actual}`);
   }
   return urls;
 }

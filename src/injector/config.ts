@@ -1,9 +1,9 @@
+import { DEFAULT_MESHID_IMAGE } from '../common/image.js';
+
 /** What the injector needs to know about the mesh it injects into; every field has a default. */
 export interface InjectorConfig {
-  /** Image running `meshid agent` (which starts Envoy). */
+  /** The image of both injected containers: `meshid iptables` (meshid-init) and `meshid agent` (meshid-proxy). */
   proxyImage: string;
-  /** Image running `meshid iptables`; needs the iptables binaries. */
-  initImage: string;
   imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
   /** The control plane's own namespace, never injected. */
   controlPlaneNamespace: string;
@@ -21,8 +21,7 @@ export interface InjectorConfig {
 }
 
 export const DEFAULT_INJECTOR_CONFIG: Readonly<InjectorConfig> = Object.freeze({
-  proxyImage: 'ghcr.io/meshid/proxy:0.1.0',
-  initImage: 'ghcr.io/meshid/proxy:0.1.0',
+  proxyImage: DEFAULT_MESHID_IMAGE,
   imagePullPolicy: 'IfNotPresent',
   controlPlaneNamespace: 'meshid-system',
   caAddress: 'meshid.meshid-system.svc:15012',

@@ -59,7 +59,7 @@ function renderTemplate(o: Overrides, config: InjectorConfig): Sidecar {
   };
   const init: Container = {
     name: INIT_CONTAINER,
-    image: config.initImage,
+    image: o.proxyImage,
     imagePullPolicy: config.imagePullPolicy,
     command: ['meshid', 'iptables', ...redirectArgs(o, config.proxyUid)],
     resources,

@@ -23,7 +23,11 @@ const iptablesArgs = (pod: any): Record<string, string> =>
 
 test('valid overrides are honored', async (t) => {
   const cases: Array<[string, string, (pod: any) => void]> = [
-    ['proxyImage', 'registry.example.com/mesh/proxy:1.2@sha256:' + 'a'.repeat(64), (p) => assert.equal(proxyOf(p).image, `registry.example.com/mesh/proxy:1.2@sha256:${'a'.repeat(64)}`)],
+    // One image runs both injected containers, so the override moves both.
+    ['proxyImage', 'registry.example.com/mesh/proxy:1.2@sha256:' + 'a'.repeat(64), (p) => assert.deepEqual(
+      [p.spec.initContainers[0].name, p.spec.initContainers[0].image, proxyOf(p).image],
+      ['meshid-init', ...Array(2).fill(`registry.example.com/mesh/proxy:1.2@sha256:${'a'.repeat(64)}`)],
+    )],
     ['proxyCPU', '250m', (p) => assert.equal(proxyOf(p).resources.requests.cpu, '250m')],
     ['proxyMemory', '256Mi', (p) => assert.equal(proxyOf(p).resources.requests.memory, '256Mi')],
     ['proxyCPULimit', '1.5', (p) => assert.equal(proxyOf(p).resources.limits.cpu, '1.5')],

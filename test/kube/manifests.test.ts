@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
+import { DEFAULT_MESHID_IMAGE, MESHID_IMAGE_REPOSITORY, PROXY_IMAGE_ENV } from '../../src/common/image.js';
 import { type Manifest, renderKustomization } from './render-manifests.js';
 
 const ROOT = process.cwd();
@@ -23,13 +24,11 @@ const find = (objs: Manifest[], kind: string, name: string): any => {
   return found;
 };
 
-function kubectlAvailable(): boolean {
-  try {
-    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
+/** The container's image, the image it tells the injector to write, and an env entry that must stay as it was. */
+function imagesOf(deployment: any): { image: string; proxyImage: string; podName: string } {
+  const [container] = deployment.spec.template.spec.containers;
+  const env = (name: string) => container.env.find((e: { name: string }) => e.name === name);
+  return { image: container.image, proxyImage: env(PROXY_IMAGE_ENV)?.value, podName: env('POD_NAME')?.valueFrom?.fieldRef?.fieldPath };
 }
 
 describe('install manifests', () => {
@@ -47,7 +46,8 @@ describe('install manifests', () => {
   });
 
   it('every YAML file in manifests/ is part of the kustomization', () => {
-    const listed = (parseAllDocuments(readFileSync(join(DIR, 'kustomization.yaml'), 'utf8'))[0]!.toJS() as { resources: string[] }).resources;
+    const k = parseAllDocuments(readFileSync(join(DIR, 'kustomization.yaml'), 'utf8'))[0]!.toJS() as { resources: string[]; configurations?: string[] };
+    const listed = [...k.resources, ...(k.configurations ?? [])];
     const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
     assert.deepEqual(files.filter((f) => !listed.includes(f)), []);
     assert.ok(listed.includes('webhook/'), 'the webhook configuration directory is included');
@@ -108,15 +108,34 @@ describe('install manifests', () => {
     assert.equal(find(rendered, 'Namespace', 'meshid-system').metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');
   });
 
-  it('kubectl kustomize renders the same objects (when kubectl is installed)', (t) => {
-    if (!kubectlAvailable()) {
-      t.diagnostic('kubectl not on PATH: checked with the built-in renderer only');
-      return;
+  it('one images entry in an overlay changes the release everywhere: the Deployment and what it injects', () => {
+    const deployment = find(rendered, 'Deployment', 'meshid');
+    assert.deepEqual(imagesOf(deployment), { image: DEFAULT_MESHID_IMAGE, proxyImage: DEFAULT_MESHID_IMAGE, podName: 'metadata.name' });
+    const overlay = mkdtempSync(join(tmpdir(), 'meshid-overlay-'));
+    try {
+      writeFileSync(join(overlay, 'kustomization.yaml'), [
+        'apiVersion: kustomize.config.k8s.io/v1beta1',
+        'kind: Kustomization',
+        `resources: [${JSON.stringify(relative(overlay, DIR))}]`,
+        `images: [{name: ${MESHID_IMAGE_REPOSITORY}, newName: reg.example/meshid, newTag: x}]`,
+      ].join('\n'));
+      const built = find(renderKustomization(overlay), 'Deployment', 'meshid');
+      assert.deepEqual(imagesOf(built), { image: 'reg.example/meshid:x', proxyImage: 'reg.example/meshid:x', podName: 'metadata.name' });
+    } finally {
+      rmSync(overlay, { recursive: true, force: true });
     }
-    const out = execFileSync('kubectl', ['kustomize', DIR], { encoding: 'utf8' });
-    const ids = (objs: Manifest[]) => objs.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`).sort();
-    const built = parseAllDocuments(out).map((d) => d.toJS() as Manifest);
-    assert.deepEqual(ids(built), ids(rendered));
+  });
+
+  it('so does the entry `kustomize edit set image` adds to the install itself', () => {
+    const copy = mkdtempSync(join(tmpdir(), 'meshid-install-'));
+    try {
+      cpSync(DIR, copy, { recursive: true });
+      appendFileSync(join(copy, 'kustomization.yaml'), `images:\n  - name: ${MESHID_IMAGE_REPOSITORY}\n    newName: reg.example/meshid\n    digest: sha256:${'b'.repeat(64)}\n`);
+      const want = `reg.example/meshid@sha256:${'b'.repeat(64)}`;
+      assert.deepEqual(imagesOf(find(renderKustomization(copy), 'Deployment', 'meshid')), { image: want, proxyImage: want, podName: 'metadata.name' });
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 
   it('no private key is committed with the install or the plug-in CA instructions', () => {
