@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 import { envoyBootstrap } from '../../src/agent/envoy-bootstrap.js';
 import { loadEnvoyProtos } from '../../src/agent/envoy-protos.js';
+import { STATE_FILE } from './programs/standin/state-file.js';
 import { Meshid } from '../e2e/children.js';
 import { createNetns } from '../helpers/netns.js';
 import { forwardPorts, httpGet, STANDIN, stateWhen } from './standin-support.js';
@@ -67,7 +68,7 @@ test('the stand-in speaks SDS as Envoy does: node on the first request only, NAC
   const standin = new Meshid('standin', ns.spawn(process.execPath, [STANDIN, '-c', boot, '--drain-time-s', '5', '--log-level', 'info']));
   kids.push(standin, await forwardPorts(ns, dir, [15000]));
   const admin = () => httpGet(join(dir, '15000.sock'), '/ready');
-  const stateFile = join(dir, 'envoy-standin.json');
+  const stateFile = join(dir, STATE_FILE);
 
   const first = await sds.request(0, 0);
   assert.deepEqual(first.node, { id: 'sidecar~spiffe://cluster.local/ns/shop/sa/web', cluster: 'web.shop' });

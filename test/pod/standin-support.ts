@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Meshid } from '../e2e/children.js';
 import type { Netns } from '../helpers/netns.js';
+import type { StandinState } from './programs/standin/state-file.js';
 
 const PROGRAMS = fileURLToPath(new URL('./programs/', import.meta.url));
 export const STANDIN = join(PROGRAMS, 'envoy-standin.js');
@@ -54,15 +55,6 @@ export function readAll(socketPath: string): Promise<string> {
   });
 }
 
-export interface StandinState {
-  pid: number;
-  ready: boolean;
-  listeners: Array<{ name: string; address: string; port: number }>;
-  secrets: Record<string, { version: string; certificateChain?: string; hasPrivateKey?: boolean; trustedCa?: string }>;
-  acks: number;
-  nacks: number;
-  streams: number;
-}
 
 /** Polls envoy-standin.json until `cond` holds for it; the raw text comes too, to search it for secrets. */
 export async function stateWhen(file: string, cond: (s: StandinState) => boolean, what: string, timeoutMs = 15_000): Promise<{ state: StandinState; text: string }> {

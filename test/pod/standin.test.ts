@@ -10,6 +10,7 @@ import { envoyBootstrap } from '../../src/agent/envoy-bootstrap.js';
 import { MAIN } from '../helpers/cli.js';
 import { createNetns } from '../helpers/netns.js';
 import { Children, Meshid } from '../e2e/children.js';
+import { STATE_FILE } from './programs/standin/state-file.js';
 import { envoyWrapper, forwardPorts, httpGet, readAll, STANDIN, stateWhen } from './standin-support.js';
 
 const READY_LINE = /^meshid ready: ca=(https:\/\/127\.0\.0\.1:\d+)\/v1\/certificates .* trust-bundle=(\S+)$/m;
@@ -41,7 +42,7 @@ test('the real agent runs the stand-in as its Envoy: ready only once the stand-i
   const gate = join(dir, 'gate');
   const envoyDir = join(dir, 'certs');
   await mkdir(envoyDir);
-  const stateFile = join(envoyDir, 'envoy-standin.json');
+  const stateFile = join(envoyDir, STATE_FILE);
   const agent = start('agent', [
     'agent', '--ca-addr', caUrl!, '--ca-root', trustBundle!, '--token-file', join(dir, 'token'), '--namespace', 'shop',
     '--service-account', 'web', '--sds-socket', join(dir, 'sds.sock'), '--cert-ttl', '10s',
@@ -110,7 +111,7 @@ test('a bootstrap Envoy would refuse makes the stand-in exit 1 naming the field;
   const bad = await run(['-c', file, '--drain-time-s', '5']);
   assert.equal(bad.code, 1);
   assert.equal(bad.stderr, `envoy-standin: error initializing configuration '${file}': bootstrap.static_resources.clusters[0].conect_timeout: envoy.config.cluster.v3.Cluster has no such field\n`);
-  assert.ok(!existsSync(join(dir, 'envoy-standin.json')), 'nothing started');
+  assert.ok(!existsSync(join(dir, STATE_FILE)), 'nothing started');
 
   const none = await run(['--drain-time-s', '5']);
   assert.deepEqual([none.code, none.stderr], [1, 'envoy-standin: -c FILE (the bootstrap) is required\n']);

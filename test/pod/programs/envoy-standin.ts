@@ -50,6 +50,11 @@ function readBootstrap(path: string): unknown {
 }
 
 async function main(): Promise<number> {
+  // Registered first, so a stop during start-up still ends in an orderly exit 0.
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
   const path = configPath(process.argv.slice(2));
   const bootstrap = readBootstrap(path);
   const defs = loadEnvoyProtos([...ENVOY_CONFIG_PROTOS, 'envoy/service/secret/v3/sds.proto']);
@@ -96,10 +101,7 @@ async function main(): Promise<number> {
   for (const s of subscribers) s.start();
   state.changed();
 
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  await stopped;
   for (const s of subscribers) s.close();
   admin?.closeAllConnections();
   await Promise.all([listeners.close(), new Promise<void>((r) => (admin ? admin.close(() => r()) : r()))]);
