@@ -28,7 +28,7 @@ export async function installWebhookConfiguration(cluster: FakeCluster, cp: Cont
   const webhookPort = Number(new URL(cp.webhookUrl).port);
   const previous = fake.resolveService;
   fake.resolveService = (namespace, name, port) => (services.has(`${namespace}/${name}:${port}`) ? { host: '127.0.0.1', port: webhookPort } : previous(namespace, name, port));
-  fake.put('mutatingwebhookconfigurations', config as never);
+  fake.put('mutatingwebhookconfigurations', config);
   const timeoutMs = o.timeoutMs ?? 5000;
   await waitFor(() => caBundlesWritten(fake, cp), {
     timeoutMs,

@@ -87,3 +87,11 @@ export function sendJson(res: ServerResponse, code: number, obj: unknown): void 
   res.writeHead(code, { 'content-type': 'application/json' });
   res.end(JSON.stringify(obj));
 }
+
+/** The service account issuer's OIDC discovery documents; undefined for any other path. */
+export function discoveryDocument(path: string, oidc: { issuer: string; jwks: unknown }): unknown {
+  if (path === '/.well-known/openid-configuration') {
+    return { issuer: oidc.issuer, jwks_uri: `${oidc.issuer}/openid/v1/jwks`, id_token_signing_alg_values_supported: ['RS256'] };
+  }
+  return path === '/openid/v1/jwks' ? oidc.jwks : undefined;
+}

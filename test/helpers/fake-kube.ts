@@ -3,8 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import jsonPatch from 'fast-json-patch';
 import { admitPodCreate, type UserInfo, type WebhookCall } from './fake-admission.js';
-import { belongs, groupOf, keyOf, KINDS, type KubeObject, NAMESPACE_NAME_LABEL, parsePath, readBody, sendJson, sendStatus, type Target, undecodable, verbOf } from './fake-kube-routes.js';
+import { belongs, discoveryDocument, groupOf, keyOf, KINDS, type KubeObject, NAMESPACE_NAME_LABEL, parsePath, readBody, sendJson, sendStatus, type Target, undecodable, verbOf } from './fake-kube-routes.js';
 import type { ServiceResolver } from './webhook-call.js';
+import type { MutatingWebhookConfiguration } from './webhook-match.js';
 
 /** One API call as an RBAC authorizer sees it. `name` is set for list/watch with a metadata.name field selector. */
 export interface RecordedCall {
@@ -23,6 +24,7 @@ interface Watcher { target: Target; nameFilter?: string; res: ServerResponse }
  * Enough of the Kubernetes API, over real HTTP, for the real client library: CRUD with resourceVersion
  * conflicts, list and watch (with metadata.name field selectors), JSON patch, TokenReview (answered by a
  * test-supplied function) and the service account issuer discovery documents. Every call is recorded.
+ * A pod created through the API is admitted as kube-apiserver admits it (fake-admission.ts).
  */
 export class FakeKube {
   readonly calls: RecordedCall[] = [];
@@ -116,7 +118,11 @@ export class FakeKube {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.url);
     const body = await readBody(req);
-    if (url.pathname.startsWith('/.well-known/') || url.pathname.startsWith('/openid/')) return this.discovery(url.pathname, res);
+    if (url.pathname.startsWith('/.well-known/') || url.pathname.startsWith('/openid/')) {
+      this.calls.push({ verb: 'get', group: '', resource: '', path: url.pathname });
+      const doc = discoveryDocument(url.pathname, this.oidc);
+      return doc ? sendJson(res, 200, doc) : sendStatus(res, 404, 'NotFound', `no route for ${url.pathname}`);
+    }
     const target = parsePath(url.pathname);
     if (!target) return sendStatus(res, 404, 'NotFound', `no route for ${url.pathname}`);
     const isWatch = url.searchParams.get('watch') === 'true';
@@ -178,7 +184,7 @@ export class FakeKube {
   private async createPod(target: Target, obj: KubeObject, url: URL, res: ServerResponse): Promise<void> {
     if (url.searchParams.has('dryRun')) return sendStatus(res, 400, 'BadRequest', 'dryRun is not supported by the fake API server');
     const result = await admitPodCreate({
-      configurations: this.list('mutatingwebhookconfigurations') as never,
+      configurations: this.list('mutatingwebhookconfigurations') as unknown as MutatingWebhookConfiguration[],
       namespace: this.get('namespaces', undefined, target.namespace!),
       resolveService: this.resolveService,
       userInfo: this.user,
@@ -241,15 +247,6 @@ export class FakeKube {
   private async review(body: { spec?: { token?: string; audiences?: string[] } }, res: ServerResponse): Promise<void> {
     const status = await this.tokenReview(body.spec?.token ?? '', body.spec?.audiences ?? []);
     sendJson(res, 201, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', metadata: {}, spec: body.spec, status });
-  }
-
-  private discovery(path: string, res: ServerResponse): void {
-    this.calls.push({ verb: 'get', group: '', resource: '', path });
-    if (path === '/.well-known/openid-configuration') {
-      return sendJson(res, 200, { issuer: this.oidc.issuer, jwks_uri: `${this.oidc.issuer}/openid/v1/jwks`, id_token_signing_alg_values_supported: ['RS256'] });
-    }
-    if (path === '/openid/v1/jwks') return sendJson(res, 200, this.oidc.jwks);
-    sendStatus(res, 404, 'NotFound', `no route for ${path}`);
   }
 
   private notFound(res: ServerResponse, t: Target): void {

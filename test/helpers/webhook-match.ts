@@ -20,10 +20,11 @@ export interface MutatingWebhook {
   timeoutSeconds?: number;
 }
 
-export interface MutatingWebhookConfiguration {
+// A type alias, not an interface, so a configuration can be handed to FakeKube.put() as any object.
+export type MutatingWebhookConfiguration = {
   metadata: { name: string };
   webhooks?: MutatingWebhook[];
-}
+};
 
 /** What a request is, in the terms rules are written in. */
 export interface RequestAttributes {
