@@ -1,4 +1,4 @@
-import { systemClock } from '../common/clock.js';
+import { systemClock, type Clock } from '../common/clock.js';
 import { formatDuration, parseDuration } from '../common/duration.js';
 import { isMeshidError, MeshidError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
@@ -8,11 +8,10 @@ import { AGENT_DEFAULTS, type AgentConfig } from './config.js';
 import { writeSvidFiles } from './files.js';
 import { ProblemLog } from './problem-log.js';
 import { retryDelay, type BackoffPolicy } from './rotation.js';
-import { svidFetcherFor, CA_TIMEOUT_MS, type FetchSvid } from './svid-fetch.js';
+import { CA_TIMEOUT_MS, svidFetcherFor, type FetchSvid } from './svid-fetch.js';
 import type { Svid } from './svid.js';
 import { SvidStore } from './svid-store.js';
 import { keepAliveTimers, type Timers } from './timers.js';
-import type { Clock } from '../common/clock.js';
 
 export interface FetchOnceDeps {
   clock?: Clock;
