@@ -14,7 +14,28 @@ export interface CaClientOptions {
   caUrl: string;
   /** Roots the CA's serving certificate must chain to. */
   trustedRoots(): Promise<string[]>;
+  /** Where those roots come from (the --ca-root file), to name it when the CA does not chain to them. */
+  trustSource: string;
   timeoutMs?: number;
+}
+
+/**
+ * OpenSSL's verdicts that mean "this certificate does not chain to the roots we were given". They are
+ * transient in a pod: the mounted bundle may not yet hold the root, or a rotation may be under way.
+ */
+const UNTRUSTED = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_SIGNATURE_FAILURE', 'CERT_UNTRUSTED',
+  'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** The CaError for a failed connection: a trust failure is told apart from a CA that does not answer. */
+export function connectionError(err: Error & { code?: string }, origin: string, trustSource: string): CaError {
+  if (err instanceof CaError) return err;
+  if (err.code && UNTRUSTED.has(err.code)) {
+    return new CaError('ca_not_trusted', `the CA's certificate at ${origin} is not trusted by ${trustSource} (${err.code})`, true);
+  }
+  return new CaError('ca_unreachable', `cannot reach the CA at ${origin}: ${err.code ?? err.message}`, true);
 }
 
 const MAX_RESPONSE_BYTES = 256 * 1024;
@@ -57,9 +78,7 @@ export async function requestCertificate(opts: CaClientOptions, req: CaRequest):
       },
     );
     r.on('timeout', () => r.destroy(new CaError('ca_timeout', `the CA at ${url.origin} did not answer within ${opts.timeoutMs ?? 10_000} ms`, true)));
-    r.on('error', (err: Error & { code?: string }) =>
-      reject(err instanceof CaError ? err : new CaError('ca_unreachable', `cannot reach the CA at ${url.origin}: ${err.code ?? err.message}`, true)),
-    );
+    r.on('error', (err: Error & { code?: string }) => reject(connectionError(err, url.origin, opts.trustSource)));
     r.end(body);
   });
   const json = parseJson(text);

@@ -1,3 +1,4 @@
+import { POD_PATHS, PORTS } from '../common/pod-contract.js';
 import type { KeyAlgorithm } from '../pki/keys.js';
 import type { RenewalPolicy } from './rotation.js';
 
@@ -23,6 +24,10 @@ export interface AgentConfig {
   listenHost: string;
   /** MESHID_APP_PROBES, as the injector wrote it. */
   appProbesJson?: string;
+  /** The pod's IPs (POD_IPS): an IPv6 one makes Envoy listen on [::] beside 0.0.0.0. */
+  podIps?: readonly string[];
+  /** --once: how long to keep retrying a CA that is down or not yet trusted before giving up (default onceTimeout). */
+  onceTimeoutMs?: number;
   /** Envoy: run and supervise it only when a binary is given. */
   envoyBinary?: string;
   envoyConfigPath: string;
@@ -32,15 +37,17 @@ export interface AgentConfig {
   renewal?: RenewalPolicy;
 }
 
+/** The paths and ports are the injected container's (pod-contract), so the injected pod needs no flags. */
 export const AGENT_DEFAULTS = {
-  sdsSocket: '/var/run/meshid/sds.sock',
-  tokenFile: '/var/run/secrets/tokens/meshid-token',
-  caRootFile: '/var/run/meshid/ca-root/root-cert.pem',
+  sdsSocket: POD_PATHS.sdsSocket,
+  tokenFile: POD_PATHS.tokenFile,
+  caRootFile: POD_PATHS.caRootFile,
   trustDomain: 'cluster.local',
-  statusPort: 15020,
-  healthPort: 15021,
+  statusPort: PORTS.agentStatus,
+  healthPort: PORTS.agentHealth,
   listenHost: '0.0.0.0',
-  envoyConfigPath: '/var/run/meshid/envoy-bootstrap.json',
+  envoyConfigPath: POD_PATHS.envoyConfig,
   bundlePollMs: 5_000,
+  onceTimeout: '2m',
   keyAlgorithm: 'ec-p256' as KeyAlgorithm,
 } as const;

@@ -1,7 +1,7 @@
+import { isIP } from 'node:net';
+import { PORTS } from '../common/pod-contract.js';
 import { DEFAULT_SECRET, ROOT_SECRET } from './secrets.js';
 
-/** Ports the init container's iptables rules and the pod spec expect (design doc, as in Istio). */
-export const ENVOY_PORTS = { admin: 15000, outbound: 15001, inbound: 15006, stats: 15090 } as const;
 export const SDS_CLUSTER = 'sds-grpc';
 
 export interface BootstrapOptions {
@@ -10,6 +10,8 @@ export interface BootstrapOptions {
   cluster: string;
   sdsSocketPath: string;
   trustDomain: string;
+  /** The pod's IPs (POD_IPS); any IPv6 one adds [::] to the redirect listeners. */
+  podIps: readonly string[];
 }
 
 const TYPE = 'type.googleapis.com/';
@@ -18,7 +20,8 @@ const TYPE = 'type.googleapis.com/';
  * Envoy's bootstrap (v3 JSON) for the sidecar: SDS over the agent's Unix socket, `default` as the
  * certificate and `ROOTCA` to validate peers, accepting only SPIFFE IDs of our trust domain; inbound
  * traffic redirected to 15006 must arrive over mTLS, outbound traffic redirected to 15001 leaves over mTLS
- * to its original destination; admin on loopback only, Prometheus stats on 15090. Pure, so tests check it
+ * to its original destination (on IPv6 too where the pod has it); admin on loopback only, Prometheus stats
+ * on 15090. Pure, so tests check it
  * against Envoy's own proto definitions.
  */
 export function envoyBootstrap(o: BootstrapOptions): Record<string, unknown> {
@@ -54,9 +57,14 @@ export function envoyBootstrap(o: BootstrapOptions): Record<string, unknown> {
     name: 'envoy.filters.listener.original_dst',
     typed_config: { '@type': `${TYPE}envoy.extensions.filters.listener.original_dst.v3.OriginalDst` },
   };
+  // Envoy binds IPv6 sockets v6-only, so [::] sits beside 0.0.0.0 as a second address of the same listener (as Istio does).
+  const redirectListener = (port: number) => ({
+    address: socketAddress('0.0.0.0', port),
+    ...(o.podIps.some((ip) => isIP(ip) === 6) ? { additional_addresses: [{ address: socketAddress('::', port) }] } : {}),
+  });
   return {
     node: { id: o.nodeId, cluster: o.cluster },
-    admin: { address: socketAddress('127.0.0.1', ENVOY_PORTS.admin) },
+    admin: { address: socketAddress('127.0.0.1', PORTS.envoyAdmin) },
     static_resources: {
       clusters: [
         {
@@ -71,7 +79,7 @@ export function envoyBootstrap(o: BootstrapOptions): Record<string, unknown> {
           },
           load_assignment: endpoints(SDS_CLUSTER, { pipe: { path: o.sdsSocketPath } }),
         },
-        { name: 'admin-stats', type: 'STATIC', connect_timeout: '1s', load_assignment: endpoints('admin-stats', socketAddress('127.0.0.1', ENVOY_PORTS.admin)) },
+        { name: 'admin-stats', type: 'STATIC', connect_timeout: '1s', load_assignment: endpoints('admin-stats', socketAddress('127.0.0.1', PORTS.envoyAdmin)) },
         { name: 'inbound-passthrough', type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: '10s' },
         {
           name: 'outbound-mtls',
@@ -84,19 +92,19 @@ export function envoyBootstrap(o: BootstrapOptions): Record<string, unknown> {
       listeners: [
         {
           name: 'virtualInbound',
-          address: socketAddress('0.0.0.0', ENVOY_PORTS.inbound),
+          ...redirectListener(PORTS.inbound),
           listener_filters: [originalDst],
           filter_chains: [{ transport_socket: tls('DownstreamTlsContext', { require_client_certificate: true }), filters: [tcpProxy('inbound', 'inbound-passthrough')] }],
         },
         {
           name: 'virtualOutbound',
-          address: socketAddress('0.0.0.0', ENVOY_PORTS.outbound),
+          ...redirectListener(PORTS.outbound),
           listener_filters: [originalDst],
           filter_chains: [{ filters: [tcpProxy('outbound', 'outbound-mtls')] }],
         },
         {
           name: 'prometheus',
-          address: socketAddress('0.0.0.0', ENVOY_PORTS.stats),
+          address: socketAddress('0.0.0.0', PORTS.envoyStats),
           filter_chains: [{ filters: [statsConnectionManager()] }],
         },
       ],

@@ -2,6 +2,7 @@ import type { Clock } from '../common/clock.js';
 import { isMeshidError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { AgentMetrics } from './metrics.js';
+import type { ProblemLog } from './problem-log.js';
 import { renewalTime, retryDelay, DEFAULT_BACKOFF, DEFAULT_RENEWAL, type BackoffPolicy, type RenewalPolicy } from './rotation.js';
 import type { FetchSvid } from './svid-fetch.js';
 import type { Svid } from './svid.js';
@@ -16,6 +17,8 @@ export interface RenewerOptions {
   random: () => number;
   logger: Logger;
   metrics: AgentMetrics;
+  /** Where failures are logged: once per distinct problem, however often the retries hit it. */
+  problems: ProblemLog;
   /** Runs after each new SVID is installed (writing the files): from the loop, so files follow every rotation. */
   afterRenewal?: (svid: Svid) => Promise<void>;
   renewal?: RenewalPolicy;
@@ -61,7 +64,7 @@ export class Renewer {
   }
 
   private async attempt(): Promise<void> {
-    const { store, clock, logger, metrics } = this.o;
+    const { store, clock, logger, metrics, problems } = this.o;
     let svid: Svid;
     try {
       svid = await this.o.fetchSvid();
@@ -72,9 +75,10 @@ export class Renewer {
       const held = store.current();
       const delay = retryDelay(this.failures++, this.o.random(), clock.now(), held?.notAfter ?? null, this.o.backoff ?? DEFAULT_BACKOFF);
       const reason = err instanceof Error ? err.message : String(err);
-      logger.warn(
-        { code, retryInMs: delay, servingUntil: held ? new Date(held.notAfter).toISOString() : null },
-        `SVID fetch failed: ${reason}${held ? '; still serving the current SVID' : ''}`,
+      problems.report(
+        code, reason,
+        { retryInMs: delay, servingUntil: held ? new Date(held.notAfter).toISOString() : null },
+        `SVID fetch failed: ${reason}${held ? '; still serving the current SVID' : '; not ready until one is held'}`,
       );
       this.schedule(delay);
       return;
@@ -86,6 +90,7 @@ export class Renewer {
       return;
     }
     this.failures = 0;
+    problems.clear();
     metrics.renewals.inc({ result: 'success' });
     metrics.certExpiry.set(svid.notAfter / 1000);
     const next = renewalTime(svid, this.o.random(), this.o.renewal ?? DEFAULT_RENEWAL);

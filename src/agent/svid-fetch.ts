@@ -4,8 +4,13 @@ import { MeshidError } from '../common/errors.js';
 import { buildCsrPem } from '../pki/csr-build.js';
 import { generateKeyPair, privateKeyPem, type KeyAlgorithm } from '../pki/keys.js';
 import { requestCertificate } from './ca-client.js';
+import type { AgentConfig } from './config.js';
 import { splitCertificates, verifyIssued, type Svid } from './svid.js';
+import type { SvidStore } from './svid-store.js';
 import { readToken } from './token.js';
+
+/** How long one CA call may take. */
+export const CA_TIMEOUT_MS = 10_000;
 
 export type FetchSvid = () => Promise<Svid>;
 
@@ -31,11 +36,20 @@ export function createSvidFetcher(o: SvidFetchOptions): FetchSvid {
     const csrPem = buildCsrPem(privateKey, publicKey, o.spiffeId);
     const requestedAt = o.clock.now();
     const res = await requestCertificate(
-      { caUrl: o.caUrl, trustedRoots: () => trustedRoots(o.caRootFile, o.knownRoots()), timeoutMs: o.caTimeoutMs },
+      { caUrl: o.caUrl, trustedRoots: () => trustedRoots(o.caRootFile, o.knownRoots()), trustSource: o.caRootFile, timeoutMs: o.caTimeoutMs },
       { csrPem, token, ttlSeconds: o.ttlSeconds },
     );
     return verifyIssued(res, { spiffeId: o.spiffeId, publicKey, keyPem: privateKeyPem(privateKey), now: o.clock.now(), requestedAt });
   };
+}
+
+/** The fetcher for an agent's configuration, trusting the roots its store has learnt as well as the file. */
+export function svidFetcherFor(config: AgentConfig, spiffeId: string, clock: Clock, store: SvidStore, caTimeoutMs = CA_TIMEOUT_MS): FetchSvid {
+  return createSvidFetcher({
+    caUrl: config.caUrl, caRootFile: config.caRootFile, tokenFile: config.tokenFile, spiffeId,
+    ttlSeconds: config.certTtlSeconds, keyAlgorithm: config.keyAlgorithm, clock, caTimeoutMs,
+    knownRoots: () => store.roots(),
+  });
 }
 
 async function trustedRoots(file: string, known: string[]): Promise<string[]> {

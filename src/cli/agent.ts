@@ -1,10 +1,12 @@
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
+import { APP_PROBES_ENV } from '../common/app-probes-env.js';
 import { parseDuration } from '../common/duration.js';
 import { createLogger } from '../common/log.js';
+import { POD_ENV } from '../common/pod-contract.js';
 import { validateNamespace, validateServiceAccount, validateTrustDomain } from '../pki/spiffe.js';
 import { startAgent, fetchOnce } from '../agent/agent.js';
 import { AGENT_DEFAULTS, type AgentConfig } from '../agent/config.js';
-import { APP_PROBES_ENV } from '../agent/app-probes.js';
 import { DEFAULT_RENEWAL, renewalPolicyForGraceRatio, type RenewalPolicy } from '../agent/rotation.js';
 
 export const AGENT_USAGE = `Usage: meshid agent [options]
@@ -13,26 +15,32 @@ The workload agent: fetches this pod's SPIFFE SVID from the meshid CA, serves it
 renews it before expiry and follows root rotation.
 
   --once                   fetch one SVID, write it to --out-dir, and exit
+  --once-timeout DURATION  with --once: keep retrying a CA that is down or not yet trusted this long
+                           before exiting non-zero (default ${AGENT_DEFAULTS.onceTimeout})
   --out-dir DIR            also write cert-chain.pem, key.pem (0600) and root-cert.pem to DIR
   --sds-socket PATH        SDS Unix socket (default ${AGENT_DEFAULTS.sdsSocket})
-  --ca-addr URL            CA address, https://host:port or host:port (env CA_ADDR)
+  --ca-addr URL            CA address, https://host:port or host:port (env ${POD_ENV.caAddr})
   --ca-root FILE           trust bundle the CA is verified with (default ${AGENT_DEFAULTS.caRootFile})
   --token-file FILE        projected ServiceAccount token (default ${AGENT_DEFAULTS.tokenFile})
-  --namespace NS           pod namespace (env POD_NAMESPACE)
-  --service-account SA     pod service account (env SERVICE_ACCOUNT)
-  --trust-domain TD        SPIFFE trust domain (env TRUST_DOMAIN, default ${AGENT_DEFAULTS.trustDomain})
+  --namespace NS           pod namespace (env ${POD_ENV.namespace})
+  --service-account SA     pod service account (env ${POD_ENV.serviceAccount})
+  --trust-domain TD        SPIFFE trust domain (env ${POD_ENV.trustDomain}, default ${AGENT_DEFAULTS.trustDomain})
   --cert-ttl DURATION      requested certificate lifetime, e.g. 1h (at least 10s; default: the CA's)
   --grace-period-ratio R   renew once less than R of the certificate's life is left, 0 < R < 1
-                           (env SECRET_GRACE_PERIOD_RATIO, default ${1 - DEFAULT_RENEWAL.fraction})
+                           (env ${POD_ENV.graceRatio}, default ${1 - DEFAULT_RENEWAL.fraction})
   --status-port N          /metrics and app probes (default ${AGENT_DEFAULTS.statusPort}; 0 = any free port)
   --health-port N          /healthz/ready (default ${AGENT_DEFAULTS.healthPort}; 0 = any free port)
-  --envoy-binary PATH      start and supervise Envoy with the generated bootstrap (env MESHID_ENVOY_BINARY)
+  --envoy-binary PATH      start and supervise Envoy with the generated bootstrap (env ${POD_ENV.envoyBinary})
   --envoy-config PATH      where the bootstrap is written (default ${AGENT_DEFAULTS.envoyConfigPath})
+
+Env ${POD_ENV.podIps} (the pod's IPs, comma-separated): when one is IPv6, Envoy also listens on [::].
+Env ${APP_PROBES_ENV}: the app probes the injector rewrote to /app-health/ on the status port.
   -h, --help               this text
 `;
 
 const OPTIONS = {
   once: { type: 'boolean' },
+  'once-timeout': { type: 'string' },
   'out-dir': { type: 'string' },
   'sds-socket': { type: 'string' },
   'ca-addr': { type: 'string' },
@@ -63,20 +71,23 @@ export function parseAgentConfig(argv: string[], env: NodeJS.ProcessEnv): { conf
       return fallback;
     }
   };
-  const caUrl = check(() => caUrlOf(v['ca-addr'] ?? env.CA_ADDR), '');
-  const namespace = check(() => validateNamespace(required(v.namespace ?? env.POD_NAMESPACE, '--namespace (or POD_NAMESPACE)')), '');
-  const serviceAccount = check(() => validateServiceAccount(required(v['service-account'] ?? env.SERVICE_ACCOUNT, '--service-account (or SERVICE_ACCOUNT)')), '');
-  const trustDomain = check(() => validateTrustDomain(v['trust-domain'] ?? env.TRUST_DOMAIN ?? AGENT_DEFAULTS.trustDomain), '');
+  const caUrl = check(() => caUrlOf(v['ca-addr'] ?? env[POD_ENV.caAddr]), '');
+  const namespace = check(() => validateNamespace(required(v.namespace ?? env[POD_ENV.namespace], `--namespace (or ${POD_ENV.namespace})`)), '');
+  const serviceAccount = check(() => validateServiceAccount(required(v['service-account'] ?? env[POD_ENV.serviceAccount], `--service-account (or ${POD_ENV.serviceAccount})`)), '');
+  const trustDomain = check(() => validateTrustDomain(v['trust-domain'] ?? env[POD_ENV.trustDomain] ?? AGENT_DEFAULTS.trustDomain), '');
   const certTtlSeconds = check(() => ttlOf(v['cert-ttl']), undefined);
-  const renewal = check(() => renewalOf(v['grace-period-ratio'] ?? env.SECRET_GRACE_PERIOD_RATIO), undefined);
+  const renewal = check(() => renewalOf(v['grace-period-ratio'] ?? env[POD_ENV.graceRatio]), undefined);
+  const onceTimeoutMs = check(() => onceTimeoutOf(v['once-timeout'] ?? AGENT_DEFAULTS.onceTimeout), 0);
+  const podIps = check(() => podIpsOf(env[POD_ENV.podIps]), []);
   const statusPort = check(() => portOf(v['status-port'], AGENT_DEFAULTS.statusPort, '--status-port'), 0);
   const healthPort = check(() => portOf(v['health-port'], AGENT_DEFAULTS.healthPort, '--health-port'), 0);
+  if (v['once-timeout'] !== undefined && !v.once) problems.push('--once-timeout only applies with --once');
   if (v.once && !v['out-dir']) problems.push('--once needs --out-dir: it writes the SVID there and exits');
   if (problems.length > 0) throw new Error(problems.join('\n'));
   return {
     once: v.once === true,
     config: {
-      caUrl, namespace, serviceAccount, trustDomain, certTtlSeconds, statusPort, healthPort,
+      caUrl, namespace, serviceAccount, trustDomain, certTtlSeconds, statusPort, healthPort, podIps, onceTimeoutMs,
       caRootFile: v['ca-root'] ?? AGENT_DEFAULTS.caRootFile,
       tokenFile: v['token-file'] ?? AGENT_DEFAULTS.tokenFile,
       keyAlgorithm: AGENT_DEFAULTS.keyAlgorithm,
@@ -84,7 +95,7 @@ export function parseAgentConfig(argv: string[], env: NodeJS.ProcessEnv): { conf
       sdsSocket: v['sds-socket'] ?? AGENT_DEFAULTS.sdsSocket,
       listenHost: AGENT_DEFAULTS.listenHost,
       appProbesJson: env[APP_PROBES_ENV],
-      envoyBinary: v['envoy-binary'] ?? env.MESHID_ENVOY_BINARY,
+      envoyBinary: v['envoy-binary'] ?? env[POD_ENV.envoyBinary],
       envoyConfigPath: v['envoy-config'] ?? AGENT_DEFAULTS.envoyConfigPath,
       bundlePollMs: AGENT_DEFAULTS.bundlePollMs,
       renewal,
@@ -150,10 +161,24 @@ function ttlOf(value: string | undefined): number | undefined {
   return ms / 1000;
 }
 
+function onceTimeoutOf(value: string): number {
+  const ms = parseDuration(value, '--once-timeout');
+  if (ms < 100) throw new Error(`--once-timeout "${value}" must be at least 100ms`);
+  return ms;
+}
+
+/** Downward API status.podIPs: comma-separated, IPv4 and/or IPv6. */
+function podIpsOf(value: string | undefined): string[] {
+  const ips = (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = ips.find((ip) => isIP(ip) === 0);
+  if (bad !== undefined) throw new Error(`${POD_ENV.podIps} "${bad.slice(0, 64)}" is not an IP address; it is a comma-separated list like 10.1.2.3,fd00::3`);
+  return ips;
+}
+
 function renewalOf(value: string | undefined): RenewalPolicy | undefined {
   if (value === undefined) return undefined;
   const ratio = /^\d*\.?\d+$/.test(value) ? Number(value) : NaN;
-  if (!(ratio > 0 && ratio < 1)) throw new Error(`--grace-period-ratio (or SECRET_GRACE_PERIOD_RATIO) "${value.slice(0, 32)}" must be a number between 0 and 1, e.g. 0.5`);
+  if (!(ratio > 0 && ratio < 1)) throw new Error(`--grace-period-ratio (or ${POD_ENV.graceRatio}) "${value.slice(0, 32)}" must be a number between 0 and 1, e.g. 0.5`);
   return renewalPolicyForGraceRatio(ratio);
 }
 

@@ -1,9 +1,8 @@
-import { PORT_AGENT } from './constants.js';
+import { APP_PROBE_KINDS, appHealthPath, type AppProbeAction, type ProbeField as ProbeKind } from '../common/app-probes-env.js';
+import { PORTS } from '../common/pod-contract.js';
 import { extend, type Container, type Probe } from './types.js';
 
-export const PROBE_KINDS = { livenessProbe: 'livez', readinessProbe: 'readyz', startupProbe: 'startupz' } as const;
-export type ProbeKind = keyof typeof PROBE_KINDS;
-const KINDS = Object.keys(PROBE_KINDS) as ProbeKind[];
+const KINDS = Object.keys(APP_PROBE_KINDS) as ProbeKind[];
 
 /** Original probes by container and kind: recorded in the status so un-injection can put them back. */
 export type OriginalProbes = Record<string, Partial<Record<ProbeKind, Probe>>>;
@@ -11,7 +10,7 @@ export type OriginalProbes = Record<string, Partial<Record<ProbeKind, Probe>>>;
 export interface ProbeRewrite {
   containers: Container[];
   /** `/app-health/<container>/<kind>` → the check the agent runs instead of the kubelet, ports resolved. */
-  probers: Record<string, Probe>;
+  probers: Record<string, AppProbeAction>;
   originals: OriginalProbes;
 }
 
@@ -21,7 +20,7 @@ export interface ProbeRewrite {
  * that the container does not declare is left alone, as the kubelet would fail it just the same.
  */
 export function rewriteProbes(containers: Container[]): ProbeRewrite {
-  const probers: Record<string, Probe> = {};
+  const probers: Record<string, AppProbeAction> = {};
   const originals: OriginalProbes = {};
   const out = containers.map((c) => {
     let copy: Container | null = null;
@@ -30,7 +29,7 @@ export function rewriteProbes(containers: Container[]): ProbeRewrite {
       if (!probe) continue;
       const action = agentCheck(probe, c);
       if (!action) continue;
-      const path = `/app-health/${c.name}/${PROBE_KINDS[kind]}`;
+      const path = appHealthPath(c.name, kind);
       probers[path] = action;
       (originals[c.name] ??= {})[kind] = probe;
       copy ??= { ...c };
@@ -41,17 +40,20 @@ export function rewriteProbes(containers: Container[]): ProbeRewrite {
   return { containers: out, probers, originals };
 }
 
-function agentCheck(probe: Probe, c: Container): Probe | null {
-  const timeout = probe.timeoutSeconds === undefined ? {} : { timeoutSeconds: probe.timeoutSeconds };
+/** The original action as the agent reads it; defaults the kubelet would apply are written out. */
+function agentCheck(probe: Probe, c: Container): AppProbeAction | null {
+  const timeoutSeconds = probe.timeoutSeconds ?? 1;
   if (probe.httpGet) {
+    const { path = '/', host, scheme = 'HTTP', httpHeaders } = probe.httpGet;
     const port = resolvePort(probe.httpGet.port, c);
-    return port === null ? null : { httpGet: { ...probe.httpGet, port }, ...timeout };
+    if (port === null || (scheme !== 'HTTP' && scheme !== 'HTTPS')) return null;
+    return { httpGet: { path, port, scheme, ...(host === undefined ? {} : { host }), ...(httpHeaders ? { httpHeaders } : {}) }, timeoutSeconds };
   }
   if (probe.tcpSocket) {
     const port = resolvePort(probe.tcpSocket.port, c);
-    return port === null ? null : { tcpSocket: { ...probe.tcpSocket, port }, ...timeout };
+    return port === null ? null : { tcpSocket: { ...probe.tcpSocket, port }, timeoutSeconds };
   }
-  if (probe.grpc && Number.isInteger(probe.grpc.port)) return { grpc: { ...probe.grpc }, ...timeout };
+  if (probe.grpc && Number.isInteger(probe.grpc.port)) return { grpc: { ...probe.grpc }, timeoutSeconds };
   return null;
 }
 
@@ -66,7 +68,7 @@ function resolvePort(port: unknown, c: Container): number | null {
 /** Timings and thresholds stay as the user set them; only where the kubelet knocks changes. */
 function rewritten(probe: Probe, path: string): Probe {
   const { httpGet: _h, tcpSocket: _t, grpc: _g, ...rest } = probe;
-  return extend(rest, { httpGet: { path, port: PORT_AGENT, scheme: 'HTTP' } });
+  return extend(rest, { httpGet: { path, port: PORTS.agentStatus, scheme: 'HTTP' } });
 }
 
 export function restoreProbes(containers: Container[], originals: OriginalProbes | undefined): Container[] {

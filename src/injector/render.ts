@@ -1,21 +1,19 @@
 import type { Overrides } from './annotations.js';
 import type { InjectorConfig } from './config.js';
+import { APP_PROBES_ENV, encodeAppProbes, type AppProbeAction } from '../common/app-probes-env.js';
 import {
-  CA_ROOT_CONFIGMAP, INIT_CONTAINER, MOUNT_CA_ROOT, MOUNT_CERTS, MOUNT_PODINFO, MOUNT_TOKEN, PORT_AGENT,
-  PORT_ENVOY_PROM, PORT_HEALTH, PROXY_CONTAINER, APP_PROBERS_ENV, SDS_SOCKET, TOKEN_AUDIENCE, TOKEN_FILE,
-  VOLUME_CA_ROOT, VOLUME_CERTS, VOLUME_PODINFO, VOLUME_TOKEN,
-} from './constants.js';
+  MOUNT_CA_ROOT, MOUNT_CERTS, MOUNT_PODINFO, MOUNT_TOKEN, POD_ENV, POD_PATHS, PORTS, READY_PATH, TOKEN_AUDIENCE, TOKEN_FILE,
+} from '../common/pod-contract.js';
+import { CA_ROOT_CONFIGMAP, INIT_CONTAINER, PROXY_CONTAINER, VOLUME_CA_ROOT, VOLUME_CERTS, VOLUME_PODINFO, VOLUME_TOKEN } from './constants.js';
 import { redirectArgs } from './iptables-args.js';
 import { rendered, withItem, withKey } from './json.js';
-import type { Container, Probe, Volume } from './types.js';
+import type { Container, Volume } from './types.js';
 
 export interface Sidecar {
   init: Container;
   proxy: Container;
   volumes: Volume[];
 }
-
-const READY_PATH = '/healthz/ready';
 
 /**
  * V8 settings for `meshid agent`, chosen by `npm run bench` (its RSS after 1,000 rotations, 87 MB without
@@ -35,11 +33,11 @@ const renderings = new WeakMap<InjectorConfig, WeakMap<Overrides, Sidecar>>();
  * parseOverrides returns the same frozen object for the same annotations, which is what makes the
  * memo hit; `o` must not change once rendered.
  */
-export function renderSidecar(o: Overrides, config: InjectorConfig, probers: Record<string, Probe>): Sidecar {
+export function renderSidecar(o: Overrides, config: InjectorConfig, probers: Record<string, AppProbeAction>): Sidecar {
   const base = renderedFor(o, config);
   if (Object.keys(probers).length === 0) return base;
   // Built from the rendered parts so that their JSON text is reused, not serialized again per pod.
-  const env = withItem(base.proxy.env!, { name: APP_PROBERS_ENV, value: JSON.stringify(probers) });
+  const env = withItem(base.proxy.env!, { name: APP_PROBES_ENV, value: encodeAppProbes(probers) });
   return { ...base, proxy: withKey(base.proxy, 'env', env) };
 }
 
@@ -80,32 +78,35 @@ function renderTemplate(o: Overrides, config: InjectorConfig): Sidecar {
 function renderProxy(o: Overrides, config: InjectorConfig, resources: object): Container {
   const fieldEnv = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } } });
   const env: unknown[] = [
-    fieldEnv('POD_NAME', 'metadata.name'),
-    fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
-    fieldEnv('SERVICE_ACCOUNT', 'spec.serviceAccountName'),
-    fieldEnv('POD_IP', 'status.podIP'),
-    fieldEnv('NODE_NAME', 'spec.nodeName'),
-    { name: 'CA_ADDR', value: config.caAddress },
-    { name: 'TRUST_DOMAIN', value: config.trustDomain },
-    { name: 'NODE_OPTIONS', value: AGENT_NODE_OPTIONS },
+    fieldEnv(POD_ENV.podName, 'metadata.name'),
+    fieldEnv(POD_ENV.namespace, 'metadata.namespace'),
+    fieldEnv(POD_ENV.serviceAccount, 'spec.serviceAccountName'),
+    fieldEnv(POD_ENV.podIp, 'status.podIP'),
+    fieldEnv(POD_ENV.podIps, 'status.podIPs'),
+    fieldEnv(POD_ENV.nodeName, 'spec.nodeName'),
+    { name: POD_ENV.caAddr, value: config.caAddress },
+    { name: POD_ENV.trustDomain, value: config.trustDomain },
+    { name: POD_ENV.nodeOptions, value: AGENT_NODE_OPTIONS },
   ];
-  const readyCheck = { httpGet: { path: READY_PATH, port: PORT_HEALTH, scheme: 'HTTP' }, timeoutSeconds: 3 };
+  const readyCheck = { httpGet: { path: READY_PATH, port: PORTS.agentHealth, scheme: 'HTTP' }, timeoutSeconds: 3 };
   const proxy: Container = {
     name: PROXY_CONTAINER,
     image: o.proxyImage,
     imagePullPolicy: config.imagePullPolicy,
     command: ['meshid', 'agent'],
     args: [
-      `--sds-socket=${SDS_SOCKET}`,
-      `--out-dir=${MOUNT_CERTS}/certs`,
-      `--ca-root=${MOUNT_CA_ROOT}/root-cert.pem`,
-      `--token-file=${MOUNT_TOKEN}/${TOKEN_FILE}`,
+      `--sds-socket=${POD_PATHS.sdsSocket}`,
+      `--out-dir=${POD_PATHS.outDir}`,
+      `--ca-root=${POD_PATHS.caRootFile}`,
+      `--token-file=${POD_PATHS.tokenFile}`,
+      `--envoy-binary=${POD_PATHS.envoyBinary}`,
+      `--envoy-config=${POD_PATHS.envoyConfig}`,
     ],
     env,
     ports: [
-      { name: 'meshid-agent', containerPort: PORT_AGENT, protocol: 'TCP' },
-      { name: 'meshid-health', containerPort: PORT_HEALTH, protocol: 'TCP' },
-      { name: 'meshid-envoy', containerPort: PORT_ENVOY_PROM, protocol: 'TCP' },
+      { name: 'meshid-agent', containerPort: PORTS.agentStatus, protocol: 'TCP' },
+      { name: 'meshid-health', containerPort: PORTS.agentHealth, protocol: 'TCP' },
+      { name: 'meshid-envoy', containerPort: PORTS.envoyStats, protocol: 'TCP' },
     ],
     readinessProbe: { ...readyCheck, periodSeconds: 2, failureThreshold: 30 },
     resources,
@@ -139,7 +140,7 @@ function renderProxy(o: Overrides, config: InjectorConfig, resources: object): C
 function waitScript(): string {
   return [
     `const h=require('node:http'),end=Date.now()+120000;`,
-    `function poll(){h.get('http://127.0.0.1:${PORT_HEALTH}${READY_PATH}',r=>{r.resume();r.statusCode===200?process.exit(0):again()}).on('error',again)}`,
+    `function poll(){h.get('http://127.0.0.1:${PORTS.agentHealth}${READY_PATH}',r=>{r.resume();r.statusCode===200?process.exit(0):again()}).on('error',again)}`,
     `function again(){if(Date.now()>end)process.exit(1);setTimeout(poll,500)}`,
     `poll()`,
   ].join('');

@@ -9,11 +9,15 @@ import { realTimers } from '../../src/agent/timers.js';
 import { bootstrapProblems, ENVOY_CONFIG_PROTOS } from '../helpers/envoy-config-check.js';
 import { captureLogger, tempDir } from './helpers.js';
 
+const bootstrapFor = (podIps: string[]) =>
+  envoyBootstrap({ nodeId: 'sidecar~spiffe://cluster.local/ns/shop/sa/web', cluster: 'web.shop', sdsSocketPath: '/var/run/meshid/sds.sock', trustDomain: 'cluster.local', podIps });
+
 test('the Envoy bootstrap is accepted by Envoy\'s own proto definitions, and the checker catches what Envoy would refuse', () => {
   const defs = loadEnvoyProtos(ENVOY_CONFIG_PROTOS);
-  const boot = envoyBootstrap({ nodeId: 'sidecar~spiffe://cluster.local/ns/shop/sa/web', cluster: 'web.shop', sdsSocketPath: '/var/run/meshid/sds.sock', trustDomain: 'cluster.local' });
+  const boot = bootstrapFor(['10.1.2.3']);
   assert.deepEqual(bootstrapProblems(defs, boot), []);
   const text = JSON.stringify(boot);
+  assert.ok(!text.includes('additional_addresses') && !text.includes('"address":"::"'), 'an IPv4-only pod: no IPv6 listener');
   assert.match(text, /"pipe":\{"path":"\/var\/run\/meshid\/sds.sock"\}/);
   for (const port of [15001, 15006, 15090]) assert.ok(text.includes(`"port_value":${port}`), `listener on ${port}`);
   assert.match(text, /"name":"default"/);
@@ -26,6 +30,23 @@ test('the Envoy bootstrap is accepted by Envoy\'s own proto definitions, and the
   broken.static_resources.clusters[2].type = 'ORIGINAL_DESTINATION';
   const found = bootstrapProblems(defs, broken);
   assert.equal(found.length, 3, found.join('\n'));
+});
+
+test('a dual-stack pod: the inbound and outbound listeners also listen on [::], in a shape Envoy\'s protos accept', () => {
+  const defs = loadEnvoyProtos(ENVOY_CONFIG_PROTOS);
+  for (const podIps of [['10.1.2.3', 'fd00:10::3'], ['fd00:10::3']]) {
+    const boot = bootstrapFor(podIps) as any;
+    assert.deepEqual(bootstrapProblems(defs, boot), [], podIps.join(','));
+    const byName = Object.fromEntries(boot.static_resources.listeners.map((l: any) => [l.name, l]));
+    for (const [name, port] of [['virtualInbound', 15006], ['virtualOutbound', 15001]] as const) {
+      assert.deepEqual(byName[name].address, { socket_address: { address: '0.0.0.0', port_value: port } }, name);
+      assert.deepEqual(byName[name].additional_addresses, [{ address: { socket_address: { address: '::', port_value: port } } }], name);
+    }
+    assert.equal(byName.prometheus.additional_addresses, undefined, 'stats stay where they were');
+  }
+  const misspelt = bootstrapFor(['fd00::3']) as any;
+  misspelt.static_resources.listeners[0].additional_addresses[0].adress = misspelt.static_resources.listeners[0].additional_addresses[0].address;
+  assert.match(bootstrapProblems(defs, misspelt).join('\n'), /additional_addresses\[0\]\.adress: envoy\.config\.listener\.v3\.AdditionalAddress has no such field/);
 });
 
 test('the Envoy supervisor starts the binary with the bootstrap, restarts it after a crash, and stops it with SIGTERM', async () => {

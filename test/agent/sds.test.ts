@@ -213,7 +213,7 @@ async function waitFor(cond: () => Promise<boolean>, ms = 5000, describe?: () =>
 }
 
 test('a trust bundle change (root rotation) pushes ROOTCA at once; /metrics and /app-health answer on the status port', async () => {
-  const config = { ...(await agentConfig(cp)), appProbesJson: JSON.stringify({ 'app/readyz': { tcpSocket: { port: 1 } } }) };
+  const config = { ...(await agentConfig(cp)), appProbesJson: JSON.stringify({ '/app-health/app/readyz': { tcpSocket: { port: 1 } } }) };
   const agent = await startAgent(config);
   await agent.ready();
   const c = sdsClient(agent.sds.socketPath);

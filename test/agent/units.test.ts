@@ -8,7 +8,8 @@ import * as grpc from '@grpc/grpc-js';
 import { ManualClock } from '../../src/common/clock.js';
 import { silentLogger } from '../../src/common/log.js';
 import { renewalPolicyForGraceRatio, renewalTime, retryDelay } from '../../src/agent/rotation.js';
-import { parseAppProbes, runProbe } from '../../src/agent/app-probes.js';
+import { runProbe } from '../../src/agent/app-probes.js';
+import { parseAppProbes } from '../../src/common/app-probes-env.js';
 import { parseAgentConfig } from '../../src/cli/agent.js';
 import { SvidStore } from '../../src/agent/svid-store.js';
 import { BundleWatcher } from '../../src/agent/bundle-watcher.js';
@@ -145,25 +146,28 @@ test('app probes: parse MESHID_APP_PROBES and run HTTP, TCP and gRPC health prob
   const hp = (http.address() as AddressInfo).port;
   const tp = (tcp.address() as AddressInfo).port;
   const probes = parseAppProbes(JSON.stringify({
-    'app/livez': { httpGet: { path: '/healthy', port: hp }, timeoutSeconds: 1 },
-    'app/readyz': { httpGet: { path: '/broken', port: hp } },
-    'app/startupz': { tcpSocket: { port: tp } },
-    'db/livez': { grpc: { port: grpcPort } },
-    'db/readyz': { grpc: { port: grpcPort, service: 'down' } },
-    'db/startupz': { tcpSocket: { port: 1 } },
+    '/app-health/app/livez': { httpGet: { path: '/healthy', port: hp }, timeoutSeconds: 1 },
+    '/app-health/app/readyz': { httpGet: { path: '/broken', port: hp } },
+    '/app-health/app/startupz': { tcpSocket: { port: tp } },
+    '/app-health/db/livez': { grpc: { port: grpcPort } },
+    '/app-health/db/readyz': { grpc: { port: grpcPort, service: 'down' } },
+    '/app-health/db/startupz': { tcpSocket: { port: 1 } },
   }));
   const results = Object.fromEntries(await Promise.all([...probes].map(async ([k, p]) => [k, await runProbe(p)] as const)));
-  assert.equal(results['app/livez']!.ok, true);
-  assert.deepEqual([results['app/readyz']!.ok, results['app/readyz']!.status], [false, 500]);
-  assert.equal(results['app/startupz']!.ok, true);
-  assert.equal(results['db/livez']!.ok, true);
-  assert.deepEqual([results['db/readyz']!.ok, results['db/readyz']!.detail], [false, 'NOT_SERVING']);
-  assert.equal(results['db/startupz']!.ok, false);
+  assert.equal(results['/app-health/app/livez']!.ok, true);
+  assert.deepEqual([results['/app-health/app/readyz']!.ok, results['/app-health/app/readyz']!.status], [false, 500]);
+  assert.equal(results['/app-health/app/startupz']!.ok, true);
+  assert.equal(results['/app-health/db/livez']!.ok, true);
+  assert.deepEqual([results['/app-health/db/readyz']!.ok, results['/app-health/db/readyz']!.detail], [false, 'NOT_SERVING']);
+  assert.equal(results['/app-health/db/startupz']!.ok, false);
 
   assert.throws(() => parseAppProbes('{'), /MESHID_APP_PROBES is not valid JSON/);
-  assert.throws(() => parseAppProbes('{"app/alive":{"tcpSocket":{"port":1}}}'), /key "app\/alive"/);
-  assert.throws(() => parseAppProbes('{"app/livez":{"httpGet":{"port":"http"}}}'), /port number .*named ports/);
-  assert.throws(() => parseAppProbes('{"app/livez":{"exec":{}}}'), /needs one of httpGet, tcpSocket or grpc/);
+  assert.throws(() => parseAppProbes('{"/app-health/app/alive":{"tcpSocket":{"port":1}}}'), /key "\/app-health\/app\/alive" must be "\/app-health\/<container>\/<livez\|readyz\|startupz>"/);
+  for (const key of ['app/livez', '/app-health/app/livez/x', '/app-health//livez', '/app-health/App_1/livez', '/health/app/livez']) {
+    assert.throws(() => parseAppProbes(JSON.stringify({ [key]: { tcpSocket: { port: 1 } } })), /must be "\/app-health\/<container>/, key);
+  }
+  assert.throws(() => parseAppProbes('{"/app-health/app/livez":{"httpGet":{"port":"http"}}}'), /port number .*named ports/);
+  assert.throws(() => parseAppProbes('{"/app-health/app/livez":{"exec":{}}}'), /needs one of httpGet, tcpSocket or grpc/);
 });
 
 test('agent flags: env fallbacks, defaults, and one clear message per wrong value', () => {

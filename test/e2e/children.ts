@@ -52,15 +52,15 @@ export class Meshid {
 export class Children {
   private readonly all: Meshid[] = [];
 
-  start(name: string, args: string[]): Meshid {
-    const child = new Meshid(name, spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): Meshid {
+    const child = new Meshid(name, spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }));
     this.all.push(child);
     return child;
   }
 
   /** Runs a command to completion. */
-  async run(name: string, args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string; lines: Meshid['stdoutLines'] }> {
-    const child = this.start(name, args);
+  async run(name: string, args: string[], timeoutMs = 30_000, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string; lines: Meshid['stdoutLines'] }> {
+    const child = this.start(name, args, env);
     await waitFor(() => child.exit !== null, { timeoutMs, what: `${name} to finish` });
     const { code } = child.exit!;
     return { code, stdout: child.stdout, stderr: child.stderr, lines: child.stdoutLines };

@@ -134,11 +134,11 @@ test('app probes are rewritten to the agent, with originals for the agent and ex
   const proxy = out.spec.initContainers.find((x: any) => x.name === 'meshid-proxy');
   const probers = JSON.parse(proxy.env.find((e: any) => e.name === 'MESHID_APP_PROBES').value);
   assert.deepEqual(probers, {
-    '/app-health/http/livez': { httpGet: { path: '/live', port: 8080, httpHeaders: [{ name: 'X', value: 'y' }] }, timeoutSeconds: 2 },
-    '/app-health/http/readyz': { httpGet: { path: '/ready', port: 8080 } },
-    '/app-health/tls/readyz': { httpGet: { path: '/h', port: 8443, scheme: 'HTTPS' } },
-    '/app-health/tcp/livez': { tcpSocket: { port: 5432 } },
-    '/app-health/grpc/startupz': { grpc: { port: 9090, service: 'health' } },
+    '/app-health/http/livez': { httpGet: { path: '/live', port: 8080, scheme: 'HTTP', httpHeaders: [{ name: 'X', value: 'y' }] }, timeoutSeconds: 2 },
+    '/app-health/http/readyz': { httpGet: { path: '/ready', port: 8080, scheme: 'HTTP' }, timeoutSeconds: 1 },
+    '/app-health/tls/readyz': { httpGet: { path: '/h', port: 8443, scheme: 'HTTPS' }, timeoutSeconds: 1 },
+    '/app-health/tcp/livez': { tcpSocket: { port: 5432 }, timeoutSeconds: 1 },
+    '/app-health/grpc/startupz': { grpc: { port: 9090, service: 'health' }, timeoutSeconds: 1 },
   });
 });
 

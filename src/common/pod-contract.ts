@@ -1,0 +1,56 @@
+/**
+ * What the injected proxy container and `meshid agent` inside it must agree on (design.md, "Injection" and
+ * "Ports and endpoints"): the injector writes the container from these, the agent takes its defaults from
+ * them, so a pod spec run by hand fits without flags.
+ */
+
+/** Mount points of the injected volumes in the proxy container. */
+export const MOUNT_CERTS = '/var/run/meshid';
+export const MOUNT_TOKEN = '/var/run/secrets/meshid/tokens';
+export const MOUNT_CA_ROOT = '/var/run/secrets/meshid/ca-root';
+export const MOUNT_PODINFO = '/etc/meshid/pod';
+
+/** The projected token's path inside its volume, and the ConfigMap key inside the CA root volume. */
+export const TOKEN_FILE = 'meshid-token';
+export const CA_ROOT_FILE = 'root-cert.pem';
+export const TOKEN_AUDIENCE = 'meshid-ca';
+
+/** Files the agent reads and writes, all under the mounts above (the root filesystem is read-only). */
+export const POD_PATHS = {
+  tokenFile: `${MOUNT_TOKEN}/${TOKEN_FILE}`,
+  caRootFile: `${MOUNT_CA_ROOT}/${CA_ROOT_FILE}`,
+  sdsSocket: `${MOUNT_CERTS}/sds.sock`,
+  outDir: `${MOUNT_CERTS}/certs`,
+  envoyConfig: `${MOUNT_CERTS}/envoy-bootstrap.json`,
+  /** Where the image carries Envoy (Dockerfile). */
+  envoyBinary: '/usr/local/bin/envoy',
+} as const;
+
+export const PORTS = {
+  envoyAdmin: 15000,
+  outbound: 15001,
+  inbound: 15006,
+  /** Agent: /metrics and the rewritten app probes. */
+  agentStatus: 15020,
+  /** Agent: READY_PATH. */
+  agentHealth: 15021,
+  envoyStats: 15090,
+} as const;
+
+export const READY_PATH = '/healthz/ready';
+
+/** Env vars of the proxy container that `meshid agent` reads. */
+export const POD_ENV = {
+  podName: 'POD_NAME',
+  namespace: 'POD_NAMESPACE',
+  serviceAccount: 'SERVICE_ACCOUNT',
+  podIp: 'POD_IP',
+  /** Every pod IP, comma-separated (downward API status.podIPs): an IPv6 one makes Envoy listen on [::] too. */
+  podIps: 'POD_IPS',
+  nodeName: 'NODE_NAME',
+  caAddr: 'CA_ADDR',
+  trustDomain: 'TRUST_DOMAIN',
+  envoyBinary: 'MESHID_ENVOY_BINARY',
+  graceRatio: 'SECRET_GRACE_PERIOD_RATIO',
+  nodeOptions: 'NODE_OPTIONS',
+} as const;
