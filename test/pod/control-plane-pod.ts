@@ -39,7 +39,9 @@ export async function startControlPlaneProcess(fake: FakeKube, host: NetHost, ar
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
+      const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
+      clearTimeout(kill);
     },
   };
 }

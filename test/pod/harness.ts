@@ -41,28 +41,30 @@ export interface Harness {
  * says. Everything is torn down after the test.
  */
 export async function startHarness(t: TestContext, o: { serveArgs?: string[] } = {}): Promise<Harness> {
+  const runs: PodRun[] = [];
+  let controlPlane: ControlPlaneProcess | undefined;
+  // Hooks run in the order they are added: pods, then the control plane, then the API server, then the network.
+  t.after(async () => {
+    for (const r of runs.reverse()) await r.stop();
+    await controlPlane?.stop();
+  });
   const network = await PodNetwork.create();
-  t.after(() => network.close());
   const cluster = await startFakeCluster(t, { host: network.gateway4, webhookConfiguration: false });
+  t.after(() => network.close());
   const { fake } = cluster;
   const cpHost = await network.addHost();
   await installWebhook(fake, cpHost);
-  let controlPlane = await startControlPlaneProcess(fake, cpHost, o.serveArgs);
-  t.after(() => controlPlane.stop());
-  await waitFor(() => webhookCaBundles(fake).every(Boolean), { timeoutMs: 10_000, what: `the control plane to write the webhook caBundle:\n${controlPlane.logs()}` });
+  controlPlane = await startControlPlaneProcess(fake, cpHost, o.serveArgs);
+  await waitFor(() => webhookCaBundles(fake).every(Boolean), { timeoutMs: 10_000, what: `the control plane to write the webhook caBundle:\n${controlPlane!.logs()}` });
   const images = new ImageRegistry();
   images.tag(MESHID_IMAGE, images.meshid);
   images.tag(APP_IMAGE, images.app);
-  const runs: PodRun[] = [];
-  t.after(async () => {
-    for (const r of runs.reverse()) await r.stop();
-  });
   const dns = { 'meshid.meshid-system.svc': cpHost.ipv4, 'meshid.meshid-system.svc.cluster.local': cpHost.ipv4 };
   const kubeconfig = await cluster.kubeconfigFile();
   const harness: Harness = {
     cluster, fake, network, images,
     get controlPlane() {
-      return controlPlane;
+      return controlPlane!;
     },
     async createPod(namespace, pod) {
       const r = await createPod(fake, namespace, pod);
@@ -82,7 +84,7 @@ export async function startHarness(t: TestContext, o: { serveArgs?: string[] } =
       return r;
     },
     async restartControlPlane() {
-      await controlPlane.stop();
+      await controlPlane!.stop();
       controlPlane = await startControlPlaneProcess(fake, cpHost, o.serveArgs);
     },
     meshid: (args) => meshid([...args, '--kubeconfig', kubeconfig]),
