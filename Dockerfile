@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # The meshid control plane and agent image: `meshid serve` in the Deployment, `meshid agent` in sidecars.
-FROM node:20-slim AS build
+FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Scripts off: `prepare` would compile before the sources are copied.
@@ -11,7 +11,7 @@ COPY scripts ./scripts
 # tsc, then esbuild bundles the CLI into dist/bin (one chunk per command): the sidecar's process starts faster.
 RUN npx tsc -p tsconfig.json && node scripts/bundle.mjs
 
-FROM node:20-slim
+FROM node:24-slim
 ENV NODE_ENV=production
 WORKDIR /app
 # The bundle holds every module it runs (the tests run it from a folder with no node_modules): no node_modules here.
