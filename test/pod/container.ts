@@ -68,7 +68,7 @@ function capabilities(spec: { add?: string[]; drop?: string[] } | undefined): st
  * made read-only when the spec says so, then each volume bound at its mountPath.
  */
 async function mountScript(c: Spec, ctx: ContainerContext, readOnlyRoot: boolean): Promise<string> {
-  const lines = ['set -e', `mount --bind ${quote(ctx.image.binDir)} /usr/local/bin`, 'mount -t tmpfs -o mode=0755 tmpfs /run', `mount --bind ${quote(ctx.hostsFile)} /etc/hosts`];
+  const lines = ['set -e', `mount --bind ${quote(ctx.image.binDir)} /usr/local/bin`, 'mount -t tmpfs -o mode=0755 tmpfs /run'];
   const overlaid: string[] = [];
   for (const m of (c.volumeMounts ?? []) as Spec[]) {
     const target = (m.mountPath as string).replace(/^\/var\/run(\/|$)/, '/run$1');
@@ -82,6 +82,8 @@ async function mountScript(c: Spec, ctx: ContainerContext, readOnlyRoot: boolean
     }
     lines.push(`mkdir -p ${quote(target)}`);
   }
+  // After the overlays, which would hide it; before the read-only remount, whose flag a bind mount inherits.
+  lines.push(`mount --bind ${quote(ctx.hostsFile)} /etc/hosts`);
   // Volumes first: a bind mount takes the read-only flag of the mount it comes from.
   for (const m of (c.volumeMounts ?? []) as Spec[]) {
     const target = (m.mountPath as string).replace(/^\/var\/run(\/|$)/, '/run$1');
