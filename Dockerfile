@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# The meshid control plane and agent image: `meshid serve` in the Deployment, `meshid agent` in sidecars.
+# The one meshid image, ghcr.io/meshid/meshid:<version>: `meshid serve` in the Deployment, and in every injected pod
+# `meshid iptables` (meshid-init) and `meshid agent` (meshid-proxy, which starts Envoy).
 FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -12,6 +13,11 @@ COPY scripts ./scripts
 RUN npx tsc -p tsconfig.json && node scripts/bundle.mjs
 
 FROM node:24-slim
+# meshid-init runs `meshid iptables`: Debian's iptables package brings iptables and ip6tables with both the nft
+# backend (the default) and the legacy one (--iptables-backend legacy, for kernels without nf_tables).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends iptables \
+ && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
 WORKDIR /app
 # The bundle holds every module it runs (the tests run it from a folder with no node_modules): no node_modules here.

@@ -60,7 +60,7 @@ test('meshid serve without --local runs against the cluster of --kubeconfig; ca 
   assert.match(ready, /^meshid ready: ca=https:\/\/127\.0\.0\.1:\d+\/v1\/certificates webhook=\S+ monitoring=(http:\/\/127\.0\.0\.1:\d+)\/metrics trust-bundle=configmap\/meshid-ca-root-cert\n$/);
   assert.equal((await send(`${/monitoring=(\S+)\/metrics/.exec(ready)![1]}/readyz`)).status, 200);
   // The log line follows the ready line on another pipe, so it may arrive a little later.
-  await waitFor(() => /"listen":"0\.0\.0\.0"/.test(stderr()), { what: 'the ready log line naming the listen address 0.0.0.0' });
+  await waitFor(() => /"listen":"::"/.test(stderr()), { what: 'the ready log line naming the listen address :: (dual stack)' });
   await waitFor(() => (cluster.fake.get('leases', NS, 'meshid-leader')?.spec as { holderIdentity?: string } | undefined)?.holderIdentity === 'meshid-7d9f-x2', { what: 'the lease held under $POD_NAME' });
   await waitFor(() => publishedBundle(cluster.fake, 'shop') !== undefined, { what: 'the bundle published' });
 

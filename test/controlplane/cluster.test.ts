@@ -32,8 +32,8 @@ describe('meshid serve in cluster mode: two replicas on one API server', () => {
     assert.equal(Buffer.from(secret.data['root-cert.pem']!, 'base64').toString(), roots());
     await waitFor(() => a.isLeader() || b.isLeader(), { what: 'a leader' });
     assert.equal([a, b].filter((cp) => cp.isLeader()).length, 1, 'exactly one leader');
-    assert.match(a.caUrl, /^https:\/\/127\.0\.0\.1:\d+$/, 'cluster mode listens on every interface, reachable on loopback');
-    assert.equal(a.host, '0.0.0.0');
+    assert.match(a.caUrl, /^https:\/\/127\.0\.0\.1:\d+$/, 'cluster mode listens on every interface (dual stack), reachable on loopback');
+    assert.equal(a.host, '::');
     for (const cp of [a, b]) assert.equal((await send(`${cp.monitoringUrl}/readyz`)).status, 200);
   });
 

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { iptablesCommand } from '../../src/cli/iptables.js';
 import { defaultOverrides } from '../../src/injector/annotations.js';
 import { injectorConfig } from '../../src/injector/config.js';
 import { redirectArgs, redirectSpecFromFlags } from '../../src/injector/iptables-args.js';
+import { chooseLockFile, parseBackend, restoreCommand } from '../../src/injector/iptables-backend.js';
+import { familiesToRedirect, hasRoutableIpv6 } from '../../src/injector/iptables-families.js';
 import { buildRules, type RedirectSpec } from '../../src/injector/iptables-rules.js';
 import { parseOverrides } from '../../src/injector/annotations.js';
 
@@ -94,25 +93,29 @@ test('meshid iptables --dry-run prints the rules; bad flags name the flag', asyn
   await assert.rejects(iptablesCommand(['--what'], io), /what/);
 });
 
-test('meshid iptables feeds iptables-restore --noflush and reports its failure in one line', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'meshid-ipt-'));
-  const path = process.env.PATH;
-  try {
-    const fake = join(dir, 'iptables-restore');
-    await writeFile(fake, `#!/bin/sh\necho "$@" > "${dir}/args"\ncat > "${dir}/stdin"\n[ -f "${dir}/fail" ] && { echo "iptables-restore: line 3 failed" >&2; exit 2; }\nexit 0\n`);
-    await chmod(fake, 0o755);
-    process.env.PATH = `${dir}:${path}`;
-    const io = { stdout: () => {}, stderr: () => {} };
-    assert.equal(await iptablesCommand(['--exclude-outbound-ports=53'], io), 0);
-    assert.equal((await readFile(join(dir, 'args'), 'utf8')).trim(), '--noflush');
-    assert.equal(await readFile(join(dir, 'stdin'), 'utf8'), `${buildRules({ ...base(), excludeOutboundPorts: [53] }, 4).join('\n')}\n`);
-    await writeFile(join(dir, 'fail'), '');
-    await assert.rejects(iptablesCommand([], io), /iptables-restore failed \(exit status 2\): iptables-restore: line 3 failed/);
-    await rm(fake);
-    process.env.PATH = dir;
-    await assert.rejects(iptablesCommand([], io), /iptables-restore: spawn iptables-restore ENOENT/);
-  } finally {
-    process.env.PATH = path;
-    await rm(dir, { recursive: true, force: true });
-  }
+test('IPv6 is redirected where the pod has an address besides loopback and link-local, or when --ipv6 requires it', () => {
+  const line = (hex: string, scope: string, dev: string) => `${hex} 02 40 ${scope} 80 ${dev}`;
+  const loopback = line('00000000000000000000000000000001', '10', 'lo');
+  const linkLocal = line('fe80000000000000a49f24fffe5ef551', '20', 'eth0');
+  const ula = line('fd000020000000000000000000000005', '00', 'eth0');
+  const global = line('20010db8000000000000000000000001', '00', 'eth0');
+  assert.equal(hasRoutableIpv6(''), false, 'no IPv6 in the kernel');
+  assert.equal(hasRoutableIpv6([loopback, linkLocal, line('febf0000000000000000000000000001', '20', 'eth0')].join('\n')), false);
+  assert.equal(hasRoutableIpv6([loopback, linkLocal, ula].join('\n')), true);
+  assert.equal(hasRoutableIpv6(`${global}\n`), true);
+  assert.deepEqual(familiesToRedirect(false, false), [4]);
+  assert.deepEqual(familiesToRedirect(false, true), [4, 6]);
+  assert.deepEqual(familiesToRedirect(true, false), [4, 6]);
+});
+
+test('backends run their own binaries; the legacy lock goes where it can be written unless the operator chose', () => {
+  assert.deepEqual([restoreCommand('nft', 4), restoreCommand('nft', 6), restoreCommand('legacy', 4), restoreCommand('legacy', 6)],
+    ['iptables-nft-restore', 'ip6tables-nft-restore', 'iptables-legacy-restore', 'ip6tables-legacy-restore']);
+  const only = (...dirs: string[]) => (dir: string) => dirs.includes(dir);
+  assert.equal(chooseLockFile({}, only('/run', '/dev/shm'), '/tmp'), undefined, "iptables' own default where it works");
+  assert.equal(chooseLockFile({}, only('/dev/shm', '/tmp'), '/tmp'), '/dev/shm/xtables.lock');
+  assert.equal(chooseLockFile({}, only('/tmp'), '/tmp'), '/tmp/xtables.lock');
+  assert.equal(chooseLockFile({ XTABLES_LOCKFILE: '/var/lock/x' }, only('/dev/shm'), '/tmp'), '/var/lock/x');
+  assert.equal(parseBackend('auto'), 'auto');
+  assert.throws(() => parseBackend('iptables'), /--iptables-backend "iptables" must be one of nft, legacy, auto/);
 });
