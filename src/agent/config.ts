@@ -45,7 +45,7 @@ export const AGENT_DEFAULTS = {
   trustDomain: 'cluster.local',
   statusPort: PORTS.agentStatus,
   healthPort: PORTS.agentHealth,
-  listenHost: '0.0.0.0',
+  listenHost: '::',
   envoyConfigPath: POD_PATHS.envoyConfig,
   bundlePollMs: 5_000,
   onceTimeout: '2m',

@@ -57,8 +57,9 @@ export function envoyBootstrap(o: BootstrapOptions): Record<string, unknown> {
     name: 'envoy.filters.listener.original_dst',
     typed_config: { '@type': `${TYPE}envoy.extensions.filters.listener.original_dst.v3.OriginalDst` },
   };
-  // Envoy binds IPv6 sockets v6-only, so [::] sits beside 0.0.0.0 as a second address of the same listener (as Istio does).
-  const redirectListener = (port: number) => ({
+  // Envoy binds IPv6 sockets v6-only, so [::] sits beside 0.0.0.0 as a second address of the same listener (as
+  // Istio does); Prometheus scrapes a dual-stack pod over either family, so the stats port gets it too.
+  const dualStack = (port: number) => ({
     address: socketAddress('0.0.0.0', port),
     ...(o.podIps.some((ip) => isIP(ip) === 6) ? { additional_addresses: [{ address: socketAddress('::', port) }] } : {}),
   });
@@ -92,19 +93,19 @@ export function envoyBootstrap(o: BootstrapOptions): Record<string, unknown> {
       listeners: [
         {
           name: 'virtualInbound',
-          ...redirectListener(PORTS.inbound),
+          ...dualStack(PORTS.inbound),
           listener_filters: [originalDst],
           filter_chains: [{ transport_socket: tls('DownstreamTlsContext', { require_client_certificate: true }), filters: [tcpProxy('inbound', 'inbound-passthrough')] }],
         },
         {
           name: 'virtualOutbound',
-          ...redirectListener(PORTS.outbound),
+          ...dualStack(PORTS.outbound),
           listener_filters: [originalDst],
           filter_chains: [{ filters: [tcpProxy('outbound', 'outbound-mtls')] }],
         },
         {
           name: 'prometheus',
-          address: socketAddress('0.0.0.0', PORTS.envoyStats),
+          ...dualStack(PORTS.envoyStats),
           filter_chains: [{ filters: [statsConnectionManager()] }],
         },
       ],

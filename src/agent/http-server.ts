@@ -17,13 +17,14 @@ export async function listen(port: number, host: string, handler: Handler): Prom
     });
   });
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  try {
+    await bind(server, port, host);
+  } catch (err) {
+    // `::` takes both families, which the kubelet's probes of a dual-stack or IPv6 pod need; a kernel
+    // without IPv6 refuses it, and IPv4 is then all there is.
+    if (host !== '::' || (err as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT') throw err;
+    await bind(server, port, '0.0.0.0');
+  }
   return {
     port: (server.address() as AddressInfo).port,
     close: () =>
@@ -32,6 +33,16 @@ export async function listen(port: number, host: string, handler: Handler): Prom
         server.closeAllConnections();
       }),
   };
+}
+
+function bind(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }
 
 export function reply(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { publishedBundle } from '../helpers/fake-cluster.js';
+import { waitFor } from '../helpers/wait.js';
 import { labelNamespace, startHarness } from './harness.js';
 import { plainPod } from './workloads.js';
 
@@ -42,11 +44,15 @@ test('a proxy whose CA is unreachable stays not ready, says why in one line, and
   labelNamespace(h.fake, 'shop');
   const created = await h.createPod('shop', plainPod('shop', 'patient'));
   assert.ok('pod' in created, JSON.stringify(created));
+  // The bundle ConfigMap is there (the kubelet would wait for it), then the CA goes away.
+  await waitFor(() => publishedBundle(h.fake, 'shop') !== undefined, { timeoutMs: 10_000, what: 'the trust bundle in namespace shop' });
   await h.controlPlane.stop();
   const run = await h.run(created.pod);
+  await run.waitFor(() => run.containers.has('meshid-proxy'), 10_000, 'past its init container');
   const proxy = run.container('meshid-proxy');
   await run.waitFor(() => proxy.results.startupProbe.length >= 3, 20_000, 'probed three times');
-  assert.ok(proxy.results.startupProbe.every((r) => !r.ok && /no valid SVID/.test(r.detail)), JSON.stringify(proxy.results.startupProbe));
+  assert.ok(proxy.results.startupProbe.every((r) => !r.ok), JSON.stringify(proxy.results.startupProbe));
+  assert.match(proxy.results.startupProbe.at(-1)!.detail, /HTTP 503: not ready: no valid SVID held \(cannot reach the CA at https:\/\/meshid\.meshid-system\.svc:15012/);
   assert.equal(run.indexOf(/^start app/), -1, 'the app waits for the identity');
   const lines = proxy.logs().split('\n').filter((l) => /ca_unreachable|cannot reach|unreachable/i.test(l));
   assert.ok(lines.length >= 1 && lines.length <= 3, `one line per problem, not a flood:\n${proxy.logs()}`);

@@ -69,7 +69,7 @@ export class ContainerRun {
   /** Resolves once the startup probe has passed (at once without one). */
   async startedUp(timeoutMs = 120_000): Promise<void> {
     const end = Date.now() + timeoutMs;
-    while (!this.startupPassed) {
+    while (!this.startupPassed && !this.stopped) {
       if (Date.now() > end) throw new Error(`${this.name}: startup probe did not pass in ${timeoutMs} ms:\n${this.logs()}`);
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -36,7 +36,8 @@ export async function containerArgv(c: Spec, ctx: ContainerContext, command: str
   if (sc.allowPrivilegeEscalation === false) priv.push('--no-new-privs');
   const env = containerEnv(c, ctx);
   const exec = [...priv, '--', 'env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...command];
-  return ['ip', 'netns', 'exec', ctx.ns, 'unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', `${script}\nexec "$@"`, 'container', ...exec];
+  const inNetns = ctx.ns ? ['ip', 'netns', 'exec', ctx.ns] : [];
+  return [...inNetns, 'unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', `${script}\nexec "$@"`, 'container', ...exec];
 }
 
 /** The container's command as the kubelet resolves it: command replaces the ENTRYPOINT, args the CMD, $(VAR) expanded. */

@@ -38,6 +38,7 @@ export class PodRun {
   private root = '';
   private ended: Promise<void> | null = null;
   private startError: Error | null = null;
+  private deleted = false;
 
   constructor(readonly pod: Pod, private readonly deps: KubeletDeps) {}
 
@@ -86,6 +87,7 @@ export class PodRun {
     this.volumes = new PodVolumes(this.pod, join(this.root, 'volumes'), this.deps.sources);
     await this.volumes.setUp();
     for (const c of (spec.initContainers ?? []) as Spec[]) {
+      if (this.deleted) return;
       const run = this.make(c, hostsFile, c.restartPolicy === 'Always' ? () => true : (code) => code !== 0 && spec.restartPolicy !== 'Never');
       await run.start();
       if (c.restartPolicy === 'Always') await run.startedUp();
@@ -98,6 +100,7 @@ export class PodRun {
     this.report();
     const restart = spec.restartPolicy ?? 'Always';
     for (const c of spec.containers as Spec[]) {
+      if (this.deleted) return;
       const run = this.make(c, hostsFile, (code) => restart === 'Always' || (restart === 'OnFailure' && code !== 0));
       await run.start();
     }
@@ -155,6 +158,8 @@ export class PodRun {
 
   /** Deletion: app containers, then sidecars in reverse order, each SIGTERM then SIGKILL after the grace period. */
   async stop(): Promise<void> {
+    // A pod deleted while it starts starts nothing more.
+    this.deleted = true;
     const grace = (this.pod.spec.terminationGracePeriodSeconds ?? 30) * 1000;
     const all = [...this.containers.values()];
     await Promise.all(all.filter((c) => !c.spec.__init).map((c) => c.stop(grace)));

@@ -4,7 +4,8 @@
  * every problem is collected with the path it was found at.
  */
 
-export interface HostPort { address: string; port: number }
+/** `ipv4Compat`: Envoy's socket_address.ipv4_compat; without it Envoy binds an IPv6 address IPv6-only. */
+export interface HostPort { address: string; port: number; ipv4Compat?: boolean }
 
 export interface ListenerPlan { name: string; addresses: HostPort[] }
 
@@ -124,5 +125,5 @@ function socketAddress(raw: unknown, path: string, problems: string[]): HostPort
     return null;
   }
   if (sa.protocol !== undefined && sa.protocol !== 'TCP') problems.push(`${path}.socket_address.protocol: only TCP is supported, got ${String(sa.protocol)}`);
-  return { address: sa.address, port: typeof sa.port_value === 'number' ? sa.port_value : 0 };
+  return { address: sa.address, port: typeof sa.port_value === 'number' ? sa.port_value : 0, ...(sa.ipv4_compat === true ? { ipv4Compat: true } : {}) };
 }

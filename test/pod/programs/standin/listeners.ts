@@ -38,7 +38,7 @@ function listen(name: string, addr: HostPort): Promise<Server> {
   });
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`cannot bind '${addr.address}:${addr.port}' for listener ${name}: ${describe(err)}`)));
-    server.listen(addr.port, addr.address, () => resolve(server));
+    server.listen({ port: addr.port, host: addr.address, ipv6Only: addr.address.includes(':') && !addr.ipv4Compat }, () => resolve(server));
   });
 }
 
