@@ -31,7 +31,12 @@ export class ContainerRun {
   private timers: NodeJS.Timeout[] = [];
   private startupPassed = false;
 
-  constructor(readonly spec: Spec, private readonly ctx: ContainerContext, private readonly hooks: ContainerHooks) {}
+  /** `init`: one of the pod's initContainers (a native sidecar when its restartPolicy is Always). */
+  constructor(readonly spec: Spec, readonly init: boolean, private readonly ctx: ContainerContext, private readonly hooks: ContainerHooks) {}
+
+  get sidecar(): boolean {
+    return this.init && this.spec.restartPolicy === 'Always';
+  }
 
   get name(): string {
     return this.spec.name;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { DEFAULT_MESHID_IMAGE } from '../../src/common/image.js';
 import { isRefusal, createPod, webhookManifest } from '../helpers/cluster-admission.js';
 import { meshid, type CliResult } from '../helpers/cli.js';
 import { startFakeCluster, webhookCaBundles, type FakeCluster } from '../helpers/fake-cluster.js';
@@ -10,12 +11,12 @@ import { startControlPlaneProcess, type ControlPlaneProcess } from './control-pl
 import { ImageRegistry } from './images.js';
 import { PodRun } from './kubelet.js';
 import { PodNetwork, type NetHost } from './network.js';
+import { STATE_FILE } from './programs/standin/state-file.js';
 import { spawnInNamespace } from './test-host.js';
 
 type Pod = Record<string, any>;
 
 export const APP_IMAGE = 'meshid-test/app:1';
-export const MESHID_IMAGE = 'ghcr.io/meshid/meshid:0.1.0';
 const WEBHOOK_PORT = 15017;
 
 export interface Harness {
@@ -57,7 +58,7 @@ export async function startHarness(t: TestContext, o: { serveArgs?: string[] } =
   controlPlane = await startControlPlaneProcess(fake, cpHost, o.serveArgs);
   await waitFor(() => webhookCaBundles(fake).every(Boolean), { timeoutMs: 10_000, what: `the control plane to write the webhook caBundle:\n${controlPlane!.logs()}` });
   const images = new ImageRegistry();
-  images.tag(MESHID_IMAGE, images.meshid);
+  images.tag(DEFAULT_MESHID_IMAGE, images.meshid);
   images.tag(APP_IMAGE, images.app);
   const dns = { 'meshid.meshid-system.svc': cpHost.ipv4, 'meshid.meshid-system.svc.cluster.local': cpHost.ipv4 };
   const kubeconfig = await cluster.kubeconfigFile();
@@ -106,7 +107,7 @@ export function labelNamespace(fake: FakeKube, namespace: string): void {
 
 /** What the Envoy stand-in in a pod's proxy holds, from the file it keeps beside its bootstrap. */
 export function standinState(run: PodRun): Record<string, any> {
-  return JSON.parse(readFileSync(join(run.volumePath('meshid-certs'), 'envoy-standin.json'), 'utf8'));
+  return JSON.parse(readFileSync(join(run.volumePath('meshid-certs'), STATE_FILE), 'utf8'));
 }
 
 /** Another host on the pod network (not a pod): the test app in a namespace of its own. */

@@ -25,6 +25,8 @@ const programs = fileURLToPath(new URL('./programs/', import.meta.url));
  * (there is no Envoy here), and a test app image. Anything else fails the pod as an image pull would.
  */
 export class ImageRegistry {
+  readonly meshid: Image;
+  readonly app: Image;
   private readonly root = mkdtempSync(join(tmpdir(), 'mpimg-'));
   private readonly images = new Map<string, Image>();
 
@@ -41,9 +43,6 @@ export class ImageRegistry {
     this.app = { binDir: app, uid: 1000, gid: 1000, env: { PATH }, entrypoint: ['test-app'], cmd: [] };
     process.on('exit', () => rmSync(this.root, { recursive: true, force: true }));
   }
-
-  readonly meshid: Image;
-  readonly app: Image;
 
   /** Registers `reference` (as a pod spec names it) to run as `image`. */
   tag(reference: string, image: Image): void {

@@ -109,7 +109,7 @@ export class PodRun {
 
   /** Resolves once every container counts as ready (the pod's Ready condition). */
   async waitReady(timeoutMs = 60_000): Promise<void> {
-    await this.waitFor(() => this.phase === 'Running' && [...this.containers.values()].filter((c) => !c.spec.__init || c.spec.restartPolicy === 'Always').every((c) => c.isReady()), timeoutMs, 'ready');
+    await this.waitFor(() => this.phase === 'Running' && [...this.containers.values()].filter((c) => !c.init || c.sidecar).every((c) => c.isReady()), timeoutMs, 'ready');
   }
 
   async waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -162,16 +162,15 @@ export class PodRun {
     this.deleted = true;
     const grace = (this.pod.spec.terminationGracePeriodSeconds ?? 30) * 1000;
     const all = [...this.containers.values()];
-    await Promise.all(all.filter((c) => !c.spec.__init).map((c) => c.stop(grace)));
-    for (const c of all.filter((x) => x.spec.__init).reverse()) await c.stop(grace);
+    await Promise.all(all.filter((c) => !c.init).map((c) => c.stop(grace)));
+    for (const c of all.filter((x) => x.init).reverse()) await c.stop(grace);
     this.volumes?.stop();
     await this.ended;
     if (this.root) await rm(this.root, { recursive: true, force: true });
   }
 
   private make(c: Spec, hostsFile: string, restartAfter: (code: number) => boolean): ContainerRun {
-    const isInit = (this.pod.spec.initContainers ?? []).includes(c);
-    const run = new ContainerRun(isInit ? { ...c, __init: true } : c, this.contextFor(c, hostsFile), {
+    const run = new ContainerRun(c, (this.pod.spec.initContainers ?? []).includes(c), this.contextFor(c, hostsFile), {
       event: (what) => this.event(what),
       podIP: () => this.pod.status.podIP,
       exec: async (cmd, ms) => (await this.exec(c.name, cmd, ms)).code,
@@ -194,9 +193,9 @@ export class PodRun {
   }
 
   private async endWhenAppsExit(): Promise<void> {
-    const apps = [...this.containers.values()].filter((c) => !c.spec.__init);
+    const apps = [...this.containers.values()].filter((c) => !c.init);
     await this.waitFor(() => apps.every((c) => c.exitCode !== undefined && !c.running && (c.exitCode === 0 || this.pod.spec.restartPolicy === 'Never')), 300_000, 'done');
-    const sidecars = [...this.containers.values()].filter((c) => c.spec.__init && c.spec.restartPolicy === 'Always').reverse();
+    const sidecars = [...this.containers.values()].filter((c) => c.sidecar).reverse();
     for (const s of sidecars) await s.stop((this.pod.spec.terminationGracePeriodSeconds ?? 30) * 1000);
     this.phase = apps.every((c) => c.exitCode === 0) ? 'Succeeded' : 'Failed';
     this.event(`pod ${this.phase}`);

@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { test } from 'node:test';
 import { labelNamespace, startHarness, startTestHost } from './harness.js';
 import type { PodRun } from './kubelet.js';
+import { markerLine } from './programs/standin/listeners.js';
 import { plainPod } from './workloads.js';
 
 /** Node one-liner run inside a container: connect, print the first line the other side sends. */
@@ -40,10 +41,10 @@ test('the init container\'s rules redirect real connections: app outbound to 150
   const remote = await startTestHost(t, h, ['--name', 'remote', '--tcp-port', '7000']);
 
   for (const [family, pod, other] of [['IPv4', run.host!.ipv4, remote.ipv4], ['IPv6', run.host!.ipv6!, remote.ipv6!]] as const) {
-    assert.equal(await firstLineFrom(run, 'app', other, 7000), 'envoy-standin listener=virtualOutbound port=15001', `${family}: the app's outbound connection lands on Envoy's 15001`);
+    assert.equal(await firstLineFrom(run, 'app', other, 7000), markerLine('virtualOutbound', 15001).trim(), `${family}: the app's outbound connection lands on Envoy's 15001`);
     assert.equal(await firstLineFrom(run, 'meshid-proxy', other, 7000), 'remote tcp 7000', `${family}: the proxy's own uid is not redirected`);
-    assert.equal(await firstLineTo(pod, 9000), 'envoy-standin listener=virtualInbound port=15006', `${family}: inbound to an app port lands on 15006`);
-    assert.equal(await firstLineTo(pod, 15090), 'envoy-standin listener=prometheus port=15090', `${family}: 15090 is reached directly`);
+    assert.equal(await firstLineTo(pod, 9000), markerLine('virtualInbound', 15006).trim(), `${family}: inbound to an app port lands on 15006`);
+    assert.equal(await firstLineTo(pod, 15090), markerLine('prometheus', 15090).trim(), `${family}: 15090 is reached directly`);
     for (const port of [15020, 15021]) assert.match(await firstLineTo(pod, port), /^HTTP\/1\.1 /, `${family}: ${port} answers as the agent, not redirected`);
   }
 });

@@ -19,6 +19,7 @@ type Pod = Record<string, any>;
 export class PodVolumes {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly written = new Map<string, string>();
+  private readonly tokens = new Map<string, { token: string; renewAt: number }>();
   private stopped = false;
 
   constructor(private readonly pod: Pod, private readonly root: string, private readonly sources: VolumeSources) {}
@@ -79,8 +80,6 @@ export class PodVolumes {
     }
     return out;
   }
-
-  private readonly tokens = new Map<string, { token: string; renewAt: number }>();
 
   private async token(s: { audience?: string; expirationSeconds?: number; path: string }): Promise<string> {
     const key = `${s.audience}|${s.path}`;
