@@ -3,6 +3,7 @@ import type { Clock } from '../common/clock.js';
 import { MeshidError } from '../common/errors.js';
 import { classifyError, parseJsonBody } from '../common/http-errors.js';
 import { fieldByFieldLogger, type Logger } from '../common/log.js';
+import { decorateStartTime, markStart, secondsSinceStart } from '../common/request-timer.js';
 import type { CertificateAuthority } from './authority.js';
 import type { TokenVerifier } from './auth/verifier.js';
 import { issueWorkloadCertificate, type IssueRequest, type IssuedCertificate } from './issue.js';
@@ -64,6 +65,7 @@ export function registerCaApi(app: FastifyInstance, deps: CaApiDeps): void {
   void app.register(async (scope) => {
     // A request field rather than a WeakMap: a WeakMap entry per request costs the GC more than the rest of the bookkeeping.
     scope.decorateRequest('meshidCaller', '');
+    decorateStartTime(scope);
     // The body schema refuses any property but csr and ttlSeconds, "__proto__" and "constructor"
     // included, so the default parser's scan of every body for them is work for nothing.
     scope.removeContentTypeParser('application/json');
@@ -79,11 +81,15 @@ export function registerCaApi(app: FastifyInstance, deps: CaApiDeps): void {
       {
         bodyLimit: CA_BODY_LIMIT,
         schema: { body: bodySchema, response: responseSchema },
+        onRequest: (req, _reply, done) => {
+          markStart(req);
+          done();
+        },
         // Runs for every refusal, including bodies that fail the schema before the handler sees them.
-        onError: async (req, reply, err) => {
+        onError: async (req, _reply, err) => {
           const result = classifyError(err).code;
           deps.metrics.issued.inc({ result });
-          deps.metrics.latency.observe({ result }, reply.elapsedTime / 1000);
+          deps.metrics.latency.observe({ result }, secondsSinceStart(req));
           audit.info({ event: 'certificate_refused', spiffeId: req.meshidCaller || undefined, result }, 'refused');
         },
       },
@@ -94,12 +100,13 @@ export function registerCaApi(app: FastifyInstance, deps: CaApiDeps): void {
         const ca = deps.authority.current();
         const issued = issueWorkloadCertificate(req.body, caller, { ca, trustDomain: deps.trustDomain, ttl: deps.ttl, now: deps.clock.now(), random });
         issuedCount.inc();
-        issuedLatency.observe(reply.elapsedTime / 1000);
         audit.info({ event: 'certificate_issued', spiffeId: issued.spiffeId, serial: issued.serial, expiresAt: issued.expiresAt, result: 'issued' }, 'issued');
         let fragments = json.get(ca);
         if (!fragments) json.set(ca, (fragments = caJson(ca)));
-        void reply.type('application/json; charset=utf-8');
-        return responseJson(issued, fragments);
+        reply.type('application/json; charset=utf-8').send(responseJson(issued, fragments));
+        // After send, so the time includes handing the response to the socket.
+        issuedLatency.observe(secondsSinceStart(req));
+        return reply;
       },
     );
   });

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { errorBody, isMeshidError } from '../common/errors.js';
+import { decorateStartTime, markStart, secondsSinceStart } from '../common/request-timer.js';
 import { admit, parseReview, reviewJson, reviewOf, type AdmissionRequest, type AdmissionResponse } from './admission.js';
 import type { InjectorConfig } from './config.js';
 import { injectorMetrics, type InjectorMetrics } from './metrics.js';
@@ -81,6 +82,7 @@ const serializeReview = (review: { response: AdmissionResponse }) => reviewJson(
 export function registerInjector(app: FastifyInstance, deps: InjectorDeps): void {
   const metrics = injectorMetrics(deps.registry);
   const log = deps.logger.child({ component: 'injector' });
+  decorateStartTime(app);
   app.route<{ Body: AdmissionRequest }>({
     method: 'POST',
     url: '/inject',
@@ -89,6 +91,7 @@ export function registerInjector(app: FastifyInstance, deps: InjectorDeps): void
     validatorCompiler: () => validateReview,
     serializerCompiler: ({ httpStatus }) => (httpStatus === '200' ? serializeReview : JSON.stringify),
     onRequest: (req, reply, done) => {
+      markStart(req);
       metrics.requests.inc();
       // Checked before the body is read: fastify's text/plain parser would otherwise accept it.
       if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
@@ -113,7 +116,7 @@ export function registerInjector(app: FastifyInstance, deps: InjectorDeps): void
       }
       reply.code(200).send(reviewOf(response));
       // From the first byte received to the last one handed to the socket.
-      metrics.duration.observe(reply.elapsedTime / 1000);
+      metrics.duration.observe(secondsSinceStart(req));
       return reply;
     },
   });
