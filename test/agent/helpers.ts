@@ -1,4 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -157,4 +159,26 @@ export async function outageProxy(caUrl: string): Promise<{ url: string; down: b
     },
     close: () => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
   };
+}
+
+/**
+ * An app's health endpoints on loopback, for the agent's probes to knock on: HTTP answering `httpStatus(req)`,
+ * a TCP port that accepts, and grpc.health.v1 answering `grpcStatus(service)` (1 SERVING, 2 NOT_SERVING).
+ */
+export async function startProbeTargets(
+  t: { after(fn: () => unknown): void },
+  o: { httpStatus: (req: IncomingMessage) => number; grpcStatus?: (service: string) => number },
+): Promise<{ httpPort: number; tcpPort: number; grpcPort: number }> {
+  const http = createHttpServer((req, res) => res.writeHead(o.httpStatus(req)).end());
+  const tcp = createNetServer((s) => s.end());
+  const grpcServer = new grpc.Server();
+  grpcServer.register('/grpc.health.v1.Health/Check', (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+    const service = call.request.length > 2 ? call.request.subarray(2).toString() : '';
+    cb(null, Buffer.from([0x08, o.grpcStatus?.(service) ?? 1]));
+  }, (b: Buffer) => b, (b: Buffer) => b, 'unary');
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
+  const grpcPort = await new Promise<number>((r, j) => grpcServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? j(e) : r(p))));
+  t.after(() => { http.close(); tcp.close(); grpcServer.forceShutdown(); });
+  return { httpPort: (http.address() as AddressInfo).port, tcpPort: (tcp.address() as AddressInfo).port, grpcPort };
 }

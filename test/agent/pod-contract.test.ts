@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import * as grpc from '@grpc/grpc-js';
 import { startAgent } from '../../src/agent/agent.js';
 import { APP_PROBES_ENV, parseAppProbes } from '../../src/common/app-probes-env.js';
 import type { ControlPlane } from '../../src/controlplane/start.js';
 import { AGENT_USAGE, parseAgentConfig } from '../../src/cli/agent.js';
 import { injectorConfig } from '../../src/injector/config.js';
 import { injectPod } from '../../src/injector/inject.js';
-import { agentConfig, startCa } from './helpers.js';
+import { agentConfig, startCa, startProbeTargets } from './helpers.js';
 
 /** The pod as the kubelet sees it once scheduled: what the downward API resolves fieldRefs from. */
 const scheduled = {
@@ -44,16 +41,7 @@ after(async () => {
 });
 
 test('the injector\'s MESHID_APP_PROBES (HTTP named port, TCP, gRPC) is read by the agent\'s parser and served on the rewritten probe paths', async (t) => {
-  const http = createServer((req, res) => res.writeHead(req.url === '/live' && req.headers['x-probe'] === 'kubelet' ? 200 : 500).end());
-  const tcp = createNetServer((s) => s.end());
-  const grpcServer = new grpc.Server();
-  grpcServer.register('/grpc.health.v1.Health/Check', (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from([0x08, 1])), (b: Buffer) => b, (b: Buffer) => b, 'unary');
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
-  const grpcPort = await new Promise<number>((r, j) => grpcServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? j(e) : r(p))));
-  t.after(() => { http.close(); tcp.close(); grpcServer.forceShutdown(); });
-  const hp = (http.address() as AddressInfo).port;
-  const tp = (tcp.address() as AddressInfo).port;
+  const { httpPort: hp, tcpPort: tp, grpcPort } = await startProbeTargets(t, { httpStatus: (req) => (req.url === '/live' && req.headers['x-probe'] === 'kubelet' ? 200 : 500) });
 
   const pod = injected([
     {

@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import * as grpc from '@grpc/grpc-js';
 import { ManualClock } from '../../src/common/clock.js';
 import { silentLogger } from '../../src/common/log.js';
 import { renewalPolicyForGraceRatio, renewalTime, retryDelay } from '../../src/agent/rotation.js';
@@ -16,7 +13,7 @@ import { BundleWatcher } from '../../src/agent/bundle-watcher.js';
 import { readToken } from '../../src/agent/token.js';
 import type { Svid } from '../../src/agent/svid.js';
 import { realTimers } from '../../src/agent/timers.js';
-import { tempDir } from './helpers.js';
+import { startProbeTargets, tempDir } from './helpers.js';
 
 test('renewal at about half the remaining life, counted from receipt (not the backdated notBefore), with jitter', () => {
   const obtainedAt = 1_000_000;
@@ -132,19 +129,7 @@ test('token file checks name the problem and never the content', async () => {
 });
 
 test('app probes: parse MESHID_APP_PROBES and run HTTP, TCP and gRPC health probes against the app', async (t) => {
-  const http = createServer((req, res) => res.writeHead(req.url === '/healthy' ? 200 : 500).end());
-  const tcp = createNetServer((s) => s.end());
-  const grpcServer = new grpc.Server();
-  grpcServer.register('/grpc.health.v1.Health/Check', (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-    const service = call.request.length > 2 ? call.request.subarray(2).toString() : '';
-    cb(null, Buffer.from([0x08, service === 'down' ? 2 : 1]));
-  }, (b: Buffer) => b, (b: Buffer) => b, 'unary');
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
-  const grpcPort = await new Promise<number>((r, j) => grpcServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? j(e) : r(p))));
-  t.after(() => { http.close(); tcp.close(); grpcServer.forceShutdown(); });
-  const hp = (http.address() as AddressInfo).port;
-  const tp = (tcp.address() as AddressInfo).port;
+  const { httpPort: hp, tcpPort: tp, grpcPort } = await startProbeTargets(t, { httpStatus: (req) => (req.url === '/healthy' ? 200 : 500), grpcStatus: (service) => (service === 'down' ? 2 : 1) });
   const probes = parseAppProbes(JSON.stringify({
     '/app-health/app/livez': { httpGet: { path: '/healthy', port: hp }, timeoutSeconds: 1 },
     '/app-health/app/readyz': { httpGet: { path: '/broken', port: hp } },
