@@ -26,9 +26,8 @@ const DEFAULT_CAPS = ['chown', 'dac_override', 'fsetid', 'fowner', 'mknod', 'net
 
 /** The process that runs one container: its argv (through `ip netns exec`, a mount namespace, then setpriv). */
 export async function containerArgv(c: Spec, ctx: ContainerContext, command: string[]): Promise<string[]> {
-  const sc = { ...ctx.pod.spec.securityContext, ...c.securityContext };
-  const uid = sc.runAsUser ?? ctx.image.uid;
-  const gid = sc.runAsGroup ?? (sc.runAsUser !== undefined ? 0 : ctx.image.gid);
+  const sc = securityContext(c, ctx);
+  const { uid, gid } = containerUser(c, ctx);
   if (sc.runAsNonRoot && uid === 0) throw new Error(`CreateContainerConfigError: container ${c.name} has runAsNonRoot and would run as root`);
   const script = await mountScript(c, ctx, sc.readOnlyRootFilesystem === true);
   const caps = capabilities(sc.capabilities);
@@ -38,6 +37,16 @@ export async function containerArgv(c: Spec, ctx: ContainerContext, command: str
   const exec = [...priv, '--', 'env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...command];
   const inNetns = ctx.ns ? ['ip', 'netns', 'exec', ctx.ns] : [];
   return [...inNetns, 'unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', `${script}\nexec "$@"`, 'container', ...exec];
+}
+
+function securityContext(c: Spec, ctx: ContainerContext): Spec {
+  return { ...ctx.pod.spec.securityContext, ...c.securityContext };
+}
+
+/** Who the container's processes run as: the spec's runAsUser/runAsGroup, else the image's USER. */
+export function containerUser(c: Spec, ctx: ContainerContext): { uid: number; gid: number } {
+  const sc = securityContext(c, ctx);
+  return { uid: sc.runAsUser ?? ctx.image.uid, gid: sc.runAsGroup ?? (sc.runAsUser !== undefined ? 0 : ctx.image.gid) };
 }
 
 /** The container's command as the kubelet resolves it: command replaces the ENTRYPOINT, args the CMD, $(VAR) expanded. */

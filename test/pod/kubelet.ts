@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { containerEnv, type ContainerContext } from './container.js';
+import { containerEnv, containerUser, type ContainerContext } from './container.js';
 import { ContainerRun } from './container-run.js';
 import type { ImageRegistry } from './images.js';
 import type { NetHost, PodNetwork } from './network.js';
@@ -142,9 +142,7 @@ export class PodRun {
     const pid = c.running?.child.pid;
     if (!pid) return Promise.resolve({ code: 126, output: `container ${name} is not running` });
     const ctx = this.contextFor(c.spec, '');
-    const sc = { ...this.pod.spec.securityContext, ...c.spec.securityContext };
-    const uid = sc.runAsUser ?? ctx.image.uid;
-    const gid = sc.runAsGroup ?? (sc.runAsUser !== undefined ? 0 : ctx.image.gid);
+    const { uid, gid } = containerUser(c.spec, ctx);
     const env = Object.entries(containerEnv(c.spec, ctx)).map(([k, v]) => `${k}=${v}`);
     const argv = ['--target', String(pid), '--mount', '--net', '--', 'setpriv', '--reuid', String(uid), '--regid', String(gid), '--clear-groups', '--', 'env', '-i', ...env, ...cmd];
     return new Promise((resolve) => {
