@@ -27,6 +27,8 @@ export class FileCaStore implements CaStore {
 
   /** Under the lock, so a reader never sees a set that a writer is half-way through replacing. */
   async read(): Promise<StoredCaFiles | null> {
+    // A reader never creates the folder: a poll racing its removal must not bring it back.
+    if (!(await exists(this.dir))) return null;
     return this.withLock(async () => {
       await this.recover();
       const files = await this.readFiles();
@@ -39,6 +41,7 @@ export class FileCaStore implements CaStore {
     for (const name of Object.keys(files)) {
       if (!MANAGED.test(name)) throw new Error(`CA file name "${name.slice(0, 64)}" is not allowed in ${this.dir}`);
     }
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     return this.withLock(async () => {
       await this.recover();
       const current = await this.readFiles();
@@ -136,7 +139,6 @@ export class FileCaStore implements CaStore {
   }
 
   private async withLock<T>(fn: () => Promise<T>): Promise<T> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const lock = join(this.dir, '.lock');
     for (let attempt = 0; ; attempt++) {
       try {
@@ -154,6 +156,16 @@ export class FileCaStore implements CaStore {
     } finally {
       await rm(lock, { force: true });
     }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
   }
 }
 

@@ -21,7 +21,12 @@ async function dataDir(): Promise<string> {
 describe('meshid ca rotate-root and ca status (local mode, real CLI)', () => {
   it('records a request with no control plane, reports it in progress, and --wait follows the driver to the end', async (t) => {
     const dir = await dataDir();
-    t.after(() => rm(dir, { recursive: true, force: true }));
+    // Hooks run in the order they were added: the driver polling this folder stops before it is removed.
+    let stopDriver = () => {};
+    t.after(async () => {
+      stopDriver();
+      await rm(dir, { recursive: true, force: true });
+    });
 
     let r = await meshid(['ca', 'status', '--data-dir', dir]);
     assert.equal(r.code, 0, r.stderr);
@@ -43,7 +48,7 @@ describe('meshid ca rotate-root and ca status (local mode, real CLI)', () => {
       store: new FileCaStore(dir, 100), clock: systemClock, random: randomBytes, trustDomain: 'cluster.local', maxWorkloadTtlMs: 1500,
       bundlePropagationDelayMs: 1000, retireMarginMs: 0, logger: silentLogger, registry: new Registry(), tickMs: 200,
     });
-    t.after(() => driver.stop());
+    stopDriver = () => driver.stop();
     r = await meshid(['ca', 'rotate-root', '--wait', '--data-dir', dir]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /rotation: prepare .*left/);

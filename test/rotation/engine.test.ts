@@ -25,17 +25,22 @@ const T0 = Date.UTC(2026, 0, 1);
 
 async function setup(t: TestContext, extra: CaFiles = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'meshid-engine-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  // Hooks run in the order they were added; the authority's store poll and the drivers must stop before the folder goes.
+  const stops: Array<() => unknown> = [];
+  t.after(async () => {
+    for (const stop of stops.reverse()) await stop();
+    await rm(dir, { recursive: true, force: true });
+  });
   const clock = new ManualClock(T0);
   const store = new FileCaStore(dir);
   const initial = await store.write({ ...createCaFiles({ trustDomain: 'cluster.local', now: T0, random: randomBytes }), ...extra }, null);
   const authority = await CertificateAuthority.open({ store, trustDomain: 'cluster.local', clock, random: randomBytes, logger: silentLogger });
-  t.after(() => authority.close());
+  stops.push(() => authority.close());
   const registry = new Registry();
   const driver = (s: CaStore = store, isLeader?: () => boolean) => {
     const d = startRotationDriver({ store: s, authority, clock, random: randomBytes, trustDomain: 'cluster.local', maxWorkloadTtlMs: 60 * MIN,
       bundlePropagationDelayMs: 5 * MIN, retireMarginMs: MIN, logger: silentLogger, registry, tickMs: 3_600_000, isLeader });
-    t.after(() => d.stop());
+    stops.push(() => d.stop());
     return d;
   };
   return { store, clock, authority, registry, driver, initial };
