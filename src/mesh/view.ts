@@ -137,3 +137,10 @@ export function applyViewUpdate(view: WorkloadView | null, update: ViewUpdate): 
 function sortDestinations(ds: MeshDestination[]): MeshDestination[] {
   return [...ds].sort((a, b) => (destinationKey(a) < destinationKey(b) ? -1 : destinationKey(a) > destinationKey(b) ? 1 : 0));
 }
+
+/** Where an agent's parts read the view it holds; the last good view stays through a control plane outage. */
+export interface ViewSource {
+  current(): WorkloadView | null;
+  /** Called with each new view; returns the unsubscribe. */
+  onChange(listener: (view: WorkloadView) => void): () => void;
+}
