@@ -127,15 +127,50 @@ describe('JwksVerifier against a JWKS served over HTTP', () => {
     await assert.rejects(v.verify(await sign(rsa, { 'kubernetes.io': { namespace: 'other', serviceaccount: { name: 'cart' } } })), rejectsWith('token_claims_invalid'));
   });
 
-  it('answers 503 when the key set cannot be fetched at all, and keeps a cached set when a refresh fails', async () => {
+  it('answers 503 when the key set cannot be fetched at all', async () => {
     const down = new JwksVerifier({ fetchJwks: httpJwksFetcher(`${url}-missing`), issuer: ISSUER, clock });
     await assert.rejects(down.verify(await sign(rsa)), rejectsWith('jwks_unavailable', 503));
 
+  });
+
+  it('past max age, serves cached keys while it refetches in the background, at most once per floor, until the grace ends', async () => {
+    let fetchCalls = 0;
+    let hang: { reject: (err: Error) => void } | null = null;
     let up = true;
-    const flaky = new JwksVerifier({ fetchJwks: async () => { if (!up) throw new Error('connection refused'); return { keys: published }; }, issuer: ISSUER, clock, maxAgeMs: 1000 });
+    const fetchJwks = async () => {
+      fetchCalls++;
+      if (up) return { keys: published };
+      // A down issuer that answers nothing: the request that started the fetch must not wait for it.
+      return new Promise((_, reject) => { hang = { reject }; });
+    };
+    const flaky = new JwksVerifier({ fetchJwks, issuer: ISSUER, clock, maxAgeMs: 1000, minRefreshIntervalMs: 30_000, staleGraceMs: 60_000 });
     await flaky.verify(await sign(rsa));
+    assert.equal(fetchCalls, 1);
     up = false;
-    clock.advance(2000);
-    assert.equal((await flaky.verify(await sign(rsa))).serviceAccount, 'cart');
+    clock.advance(30_000);
+    assert.equal((await flaky.verify(await sign(rsa))).serviceAccount, 'cart', 'answered from the cache while the fetch hangs');
+    assert.equal(fetchCalls, 2, 'one background fetch');
+    const burst = await Promise.all(Array.from({ length: 20 }, async () => (await flaky.verify(await sign(rsa))).serviceAccount));
+    assert.ok(burst.every((sa) => sa === 'cart'));
+    assert.equal(fetchCalls, 2, 'no request starts another fetch within the floor');
+    hang!.reject(new Error('connection timed out'));
+
+    clock.advance(30_000);
+    await flaky.verify(await sign(rsa));
+    assert.equal(fetchCalls, 3, 'after the floor, one more background fetch');
+    hang!.reject(new Error('connection timed out'));
+
+    clock.advance(30_000);
+    const pastGrace = flaky.verify(await sign(rsa));
+    hang!.reject(new Error('connection timed out'));
+    await assert.rejects(pastGrace, (err) => rejectsWith('jwks_unavailable', 503)(err) && /connection timed out/.test((err as Error).message));
+    assert.equal(fetchCalls, 4);
+    await assert.rejects(flaky.verify(await sign(rsa)), rejectsWith('jwks_unavailable', 503), 'within the floor: refused without a fetch');
+    assert.equal(fetchCalls, 4);
+
+    up = true;
+    clock.advance(30_000);
+    assert.equal((await flaky.verify(await sign(rsa))).serviceAccount, 'cart', 'the issuer is back: the next request after the floor fetches and passes');
+    assert.equal(fetchCalls, 5);
   });
 });

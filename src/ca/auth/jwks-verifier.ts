@@ -18,6 +18,11 @@ export interface JwksVerifierOptions {
   minRefreshIntervalMs?: number;
   /** Refetch after this long even without an unknown `kid`, so removed keys stop being trusted. */
   maxAgeMs?: number;
+  /**
+   * How long past `maxAgeMs` cached keys keep verifying while the issuer cannot be reached (refetched at most once
+   * per `minRefreshIntervalMs` meanwhile); after that, requests get 503 until a fetch succeeds.
+   */
+  staleGraceMs?: number;
   clockToleranceSec?: number;
 }
 
@@ -32,7 +37,7 @@ export class JwksVerifier implements TokenVerifier {
   private inflight: Promise<void> | null = null;
 
   constructor(opts: JwksVerifierOptions) {
-    this.o = { audience: CA_AUDIENCE, clock: systemClock, minRefreshIntervalMs: 30_000, maxAgeMs: 600_000, clockToleranceSec: 5, ...opts };
+    this.o = { audience: CA_AUDIENCE, clock: systemClock, minRefreshIntervalMs: 30_000, maxAgeMs: 600_000, staleGraceMs: 3_600_000, clockToleranceSec: 5, ...opts };
     // Kubernetes signs service account tokens with RS256 or ES256; the key set's keys say which.
     this.rules = { issuer: this.o.issuer, audience: this.o.audience, algorithms: TOKEN_ALGORITHMS, clock: this.o.clock, leewaySeconds: this.o.clockToleranceSec };
   }
@@ -50,17 +55,31 @@ export class JwksVerifier implements TokenVerifier {
 
   private async keySetFor(kid: string | undefined): Promise<KeySet> {
     const now = this.o.clock.now();
-    const stale = !this.keys || now - this.keys.fetchedAt >= this.o.maxAgeMs;
-    const unknownKid = !!this.keys && !this.keys.kids.has(kid);
-    if (stale || (unknownKid && now - this.lastFetchAt >= this.o.minRefreshIntervalMs)) {
+    const mayFetch = now - this.lastFetchAt >= this.o.minRefreshIntervalMs;
+    const keys = this.keys;
+    if (keys && keys.kids.has(kid) && now - keys.fetchedAt < this.o.maxAgeMs + this.o.staleGraceMs) {
+      // Past its max age the set is refreshed in the background: no request waits on the issuer for a key it has.
+      if (now - keys.fetchedAt >= this.o.maxAgeMs && mayFetch) this.refresh().catch(() => {});
+      return keys.set;
+    }
+    // No set yet, an unknown kid (the issuer may have rotated), or a set past its grace: this request needs a fetch.
+    if (mayFetch || this.inflight) {
       try {
         await this.refresh();
       } catch (err) {
-        // A stale key set still verifies tokens signed by keys it has; only fail when there is none.
-        if (!this.keys) throw new MeshidError('jwks_unavailable', `cannot fetch the token signing keys of ${this.o.issuer}: ${(err as Error).message}`, 503);
+        if (!this.usable(now)) throw this.unavailable((err as Error).message);
       }
     }
+    if (!this.usable(now)) throw this.unavailable(`the last fetch failed less than ${this.o.minRefreshIntervalMs / 1000}s ago`);
     return this.keys!.set;
+  }
+
+  private usable(now: number): boolean {
+    return !!this.keys && now - this.keys.fetchedAt < this.o.maxAgeMs + this.o.staleGraceMs;
+  }
+
+  private unavailable(why: string): MeshidError {
+    return new MeshidError('jwks_unavailable', `cannot fetch the token signing keys of ${this.o.issuer}: ${why}`, 503);
   }
 
   private refresh(): Promise<void> {
