@@ -58,6 +58,7 @@ appendFileSync(${JSON.stringify(marks)}, process.argv.slice(2).join(' ') + '\\n'
 const starts = (await import('node:fs')).readFileSync(${JSON.stringify(marks)}, 'utf8').trim().split('\\n').length;
 if (starts === 1) process.exit(3);
 process.on('SIGTERM', () => { appendFileSync(${JSON.stringify(marks)}, 'SIGTERM\\n'); process.exit(0); });
+appendFileSync(${JSON.stringify(marks)}, 'listening for SIGTERM\\n');
 setInterval(() => {}, 1000);
 `);
   await chmod(script, 0o755);
@@ -65,11 +66,11 @@ setInterval(() => {}, 1000);
   const quick = { after: (ms: number, fn: () => void) => realTimers.after(Math.min(ms, 50), fn) };
   const envoy = new EnvoyProcess({ binary: script, configPath: '/tmp/boot.json', adminPort: 1, logger: log.logger, timers: quick, random: () => 0 });
   envoy.start();
-  while (((await readFile(marks, 'utf8').catch(() => '')).match(/-c/g) ?? []).length < 2) await new Promise((r) => setTimeout(r, 20));
-  await new Promise((r) => setTimeout(r, 100));
+  // The second start installs its SIGTERM handler before it says so; only then can the stop below be seen.
+  while (!(await readFile(marks, 'utf8').catch(() => '')).includes('listening for SIGTERM')) await new Promise((r) => setTimeout(r, 20));
   assert.equal(await envoy.ready(), false, 'running but admin /ready not answering: not ready');
   await envoy.stop();
   const lines = (await readFile(marks, 'utf8')).trim().split('\n');
-  assert.deepEqual(lines, ['-c /tmp/boot.json --drain-time-s 5', '-c /tmp/boot.json --drain-time-s 5', 'SIGTERM']);
+  assert.deepEqual(lines, ['-c /tmp/boot.json --drain-time-s 5', '-c /tmp/boot.json --drain-time-s 5', 'listening for SIGTERM', 'SIGTERM']);
   assert.ok(log.lines().some((l) => l.msg === 'proxy exited unexpectedly; restarting' && l.code === 3));
 });

@@ -83,6 +83,11 @@ export class FakeKube {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** How many watch streams on `resource` are open: a test waits for a watch to be up instead of sleeping. */
+  openWatches(resource: string): number {
+    return [...this.watchers].filter((w) => w.target.resource === resource).length;
+  }
+
   /** Ends every open watch stream, as an API server does periodically. */
   dropWatches(): void {
     for (const w of this.watchers) w.res.end();

@@ -87,9 +87,9 @@ describe('LeaderElector against the API', () => {
     const [e, f] = [elector('e'), elector('f')];
     e.start();
     await waitFor(() => e.isLeader());
-    f.start();
-    await new Promise((r) => setTimeout(r, 60));
+    for (let i = 0; i < 3; i++) assert.equal(await f.tryAcquireOrRenew(), false, 'the lease is held and renewed: f waits');
     assert.equal(f.isLeader(), false);
+    f.start();
     await e.stop();
     assert.equal(e.isLeader(), false);
     await waitFor(() => f.isLeader());

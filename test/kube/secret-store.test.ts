@@ -35,6 +35,16 @@ function nextChange(s: CaStore): { changed: Promise<StoredCaFiles>; stop: () => 
   return { changed, stop };
 }
 
+/** A store's watch is up once both of its streams (its Secret and the plug-in one) are open: changes after that are seen. */
+async function watchUp(fake: FakeKube): Promise<void> {
+  await waitFor(() => fake.openWatches('secrets') >= 2, { what: 'the store watch to open' });
+}
+
+/** The previous case's watch streams are gone, so counting open streams counts this case's. */
+async function noWatches(fake: FakeKube): Promise<void> {
+  await waitFor(() => fake.openWatches('secrets') === 0, { what: 'earlier watches to close' });
+}
+
 describe('SecretCaStore', () => {
   let fake: FakeKube;
   before(async () => {
@@ -73,9 +83,10 @@ describe('SecretCaStore', () => {
   it('a replica reloads when another replica changes the Secret, without restart', async () => {
     const [a, b] = [store(fake), store(fake)];
     const current = (await a.read())!;
+    await noWatches(fake);
     const watch = nextChange(a);
     try {
-      await new Promise((r) => setTimeout(r, 50));
+      await watchUp(fake);
       const written = await b.write({ ...current.files, 'root-cert.pem': 'new-bundle' }, (await b.read())!.version);
       const seen = await watch.changed;
       assert.equal(seen.version, written.version);
@@ -89,11 +100,12 @@ describe('SecretCaStore', () => {
     const [a, b] = [store(fake), store(fake)];
     await a.read();
     const versions: string[] = [];
+    await noWatches(fake);
     const stop = a.watch((s) => versions.push(s.files.round!));
     try {
-      await new Promise((r) => setTimeout(r, 50));
+      await watchUp(fake);
       fake.dropWatches();
-      await new Promise((r) => setTimeout(r, 100));
+      await watchUp(fake);
       const cur = (await b.read())!;
       await b.write({ ...cur.files, round: 'after-drop' }, cur.version);
       await waitFor(() => versions.includes('after-drop'));
@@ -106,12 +118,15 @@ describe('SecretCaStore', () => {
     const a = store(fake);
     const cur = (await a.read())!;
     const changes: StoredCaFiles[] = [];
+    await noWatches(fake);
     const stop = a.watch((s) => changes.push(s));
     try {
-      await new Promise((r) => setTimeout(r, 50));
-      await a.write({ ...cur.files, own: 'write' }, cur.version);
-      await new Promise((r) => setTimeout(r, 150));
-      assert.deepEqual(changes, []);
+      await watchUp(fake);
+      const own = await a.write({ ...cur.files, own: 'write' }, cur.version);
+      // Another writer's change after it is reported; had the own write been reported, it would come first.
+      await store(fake).write({ ...own.files, other: 'write' }, own.version);
+      await waitFor(() => changes.length > 0);
+      assert.deepEqual(changes.map((c) => c.files.other), ['write']);
     } finally {
       stop();
     }
@@ -120,9 +135,10 @@ describe('SecretCaStore', () => {
   it('prefers an operator-supplied cacerts Secret, reloads onto it, and never writes it', async () => {
     const a = store(fake);
     const before = (await a.read())!;
+    await noWatches(fake);
     const watch = nextChange(a);
     try {
-      await new Promise((r) => setTimeout(r, 50));
+      await watchUp(fake);
       fake.put('secrets', { metadata: { name: 'cacerts', namespace: NS }, data: { 'ca-cert.pem': Buffer.from('plugin-cert').toString('base64') } });
       const seen = await watch.changed;
       assert.equal(seen.files['ca-cert.pem'], 'plugin-cert');
