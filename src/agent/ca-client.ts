@@ -1,6 +1,6 @@
 import { Agent, request } from 'node:https';
 import { MeshidError } from '../common/errors.js';
-import { truncate } from '../common/duration.js';
+import { truncate } from '../common/text.js';
 import type { IssuedResponse } from './svid.js';
 
 export interface CaRequest {

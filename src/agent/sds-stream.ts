@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { truncate } from '../common/duration.js';
+import { truncate } from '../common/text.js';
 import type { Logger } from '../common/log.js';
 import type { AgentMetrics } from './metrics.js';
 import type { DiscoveryRequest, DiscoveryResponse } from './sds-protos.js';

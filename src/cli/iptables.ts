@@ -1,9 +1,9 @@
 import { tmpdir } from 'node:os';
-import { applyRules, nftUsable, readIfInet6, writableDir } from '../injector/iptables-apply.js';
-import { IPTABLES_FLAGS, redirectSpecFromFlags } from '../injector/iptables-args.js';
-import { chooseLockFile, DEFAULT_IPTABLES_BACKEND, IPTABLES_BACKENDS, parseBackend, type ConcreteBackend } from '../injector/iptables-backend.js';
-import { familiesToRedirect, hasRoutableIpv6 } from '../injector/iptables-families.js';
-import { buildRules } from '../injector/iptables-rules.js';
+import { applyRules, nftUsable, readIfInet6, writableDir } from '../iptables/apply.js';
+import { IPTABLES_FLAGS, redirectSpecFromFlags } from '../iptables/args.js';
+import { chooseLockFile, DEFAULT_IPTABLES_BACKEND, IPTABLES_BACKENDS, parseBackend, type ConcreteBackend } from '../iptables/backend.js';
+import { familiesToRedirect, hasRoutableIpv6 } from '../iptables/families.js';
+import { buildRules } from '../iptables/rules.js';
 import { parseFlags, UsageError, type Io } from './run.js';
 
 const USAGE = `usage: meshid iptables [--dry-run] [--ipv6] [--iptables-backend ${IPTABLES_BACKENDS.join('|')}] [--proxy-uid 1337]

@@ -1,3 +1,5 @@
+import { truncate } from './text.js';
+
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const DURATION = /^(\d{1,9})(ms|s|m|h|d)$/;
 
@@ -15,9 +17,4 @@ export function formatDuration(ms: number): string {
     if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
   }
   return `${ms}ms`;
-}
-
-export function truncate(text: string, max = 64): string {
-  const s = String(text);
-  return s.length > max ? `${s.slice(0, max)}…` : s;
 }

@@ -1,11 +1,10 @@
 import { MeshidError } from '../common/errors.js';
+import { show } from '../common/text.js';
+import type { TrafficLists } from '../iptables/rules.js';
+import { parseCidrList, parsePortList, type Parsed } from '../iptables/traffic-values.js';
 import type { InjectorConfig } from './config.js';
 import { OVERRIDE_PREFIX } from './constants.js';
-import type { TrafficLists } from './iptables-rules.js';
-import {
-  parseBool, parseCidrList, parseImage, parsePortList, parseQuantity, show,
-  type Parsed,
-} from './values.js';
+import { parseBool, parseImage, parseQuantity } from './values.js';
 
 /** Everything a pod may override about its sidecar, after validation, with config defaults filled in. */
 export interface Overrides extends TrafficLists {

@@ -1,5 +1,3 @@
-import { PORTS } from '../common/pod-contract.js';
-
 /** Names fixed by the design contract (design.md) that only the injector uses; the pod side is in pod-contract. */
 export const INIT_CONTAINER = 'meshid-init';
 export const PROXY_CONTAINER = 'meshid-proxy';
@@ -10,13 +8,6 @@ export const VOLUME_CA_ROOT = 'meshid-ca-root';
 export const VOLUME_PODINFO = 'meshid-podinfo';
 
 export const CA_ROOT_CONFIGMAP = 'meshid-ca-root-cert';
-
-// The iptables modules take their ports from here.
-export const PORT_OUTBOUND = PORTS.outbound;
-export const PORT_INBOUND = PORTS.inbound;
-export const PORT_AGENT = PORTS.agentStatus;
-export const PORT_HEALTH = PORTS.agentHealth;
-export const PORT_ENVOY_PROM = PORTS.envoyStats;
 
 export const STATUS_ANNOTATION = 'meshid.io/status';
 export const INJECT_LABEL = 'meshid.io/inject';

@@ -5,7 +5,7 @@ import {
   MOUNT_CA_ROOT, MOUNT_CERTS, MOUNT_PODINFO, MOUNT_TOKEN, POD_ENV, POD_PATHS, PORTS, READY_PATH, TOKEN_AUDIENCE, TOKEN_FILE,
 } from '../common/pod-contract.js';
 import { CA_ROOT_CONFIGMAP, INIT_CONTAINER, PROXY_CONTAINER, VOLUME_CA_ROOT, VOLUME_CERTS, VOLUME_PODINFO, VOLUME_TOKEN } from './constants.js';
-import { redirectArgs } from './iptables-args.js';
+import { redirectArgs } from '../iptables/args.js';
 import { rendered, withItem, withKey } from './json.js';
 import type { Container, Volume } from './types.js';
 

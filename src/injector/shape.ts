@@ -1,5 +1,5 @@
 import { MeshidError } from '../common/errors.js';
-import { show } from './values.js';
+import { show } from '../common/text.js';
 import { isObject, type Pod } from './types.js';
 
 /**

@@ -1,8 +1,7 @@
 import { MeshidError } from '../common/errors.js';
-import type { Overrides } from './annotations.js';
-import { PORT_INBOUND, PORT_OUTBOUND } from './constants.js';
-import type { RedirectSpec } from './iptables-rules.js';
-import { parseCidrList, parsePort, parsePortList, type Cidr, type ListOrAll, type Parsed } from './values.js';
+import { PORTS } from '../common/pod-contract.js';
+import type { RedirectSpec, TrafficLists } from './rules.js';
+import { parseCidrList, parsePort, parsePortList, type Cidr, type ListOrAll, type Parsed } from './traffic-values.js';
 
 /**
  * The flags of `meshid iptables`, shared by the injector (which writes them into the init container)
@@ -25,11 +24,11 @@ type Flag = keyof typeof IPTABLES_FLAGS;
 const ports = (l: ListOrAll<number>): string => (l === '*' ? '*' : l.join(','));
 const cidrs = (l: ListOrAll<Cidr>): string => (l === '*' ? '*' : l.map((c) => c.text).join(','));
 
-export function redirectArgs(o: Overrides, proxyUid: number): string[] {
+export function redirectArgs(o: TrafficLists, proxyUid: number): string[] {
   const flags: Record<Flag, string> = {
     'proxy-uid': String(proxyUid),
-    'inbound-port': String(PORT_INBOUND),
-    'outbound-port': String(PORT_OUTBOUND),
+    'inbound-port': String(PORTS.inbound),
+    'outbound-port': String(PORTS.outbound),
     'include-inbound-ports': ports(o.includeInboundPorts),
     'exclude-inbound-ports': ports(o.excludeInboundPorts),
     'include-outbound-ports': ports(o.includeOutboundPorts),
@@ -51,8 +50,8 @@ export function redirectSpecFromFlags(values: Partial<Record<Flag, string>>): Re
   if (!/^\d{1,10}$/.test(uid) || Number(uid) > 0x7fffffff) throw new MeshidError('invalid_flag', `--proxy-uid: "${uid.slice(0, 32)}" is not a uid`);
   return {
     proxyUid: Number(uid),
-    inboundPort: get('inbound-port', String(PORT_INBOUND), parsePort),
-    outboundPort: get('outbound-port', String(PORT_OUTBOUND), parsePort),
+    inboundPort: get('inbound-port', String(PORTS.inbound), parsePort),
+    outboundPort: get('outbound-port', String(PORTS.outbound), parsePort),
     includeInboundPorts: get('include-inbound-ports', '*', parsePortList),
     excludeInboundPorts: get('exclude-inbound-ports', '', parsePortList),
     includeOutboundPorts: get('include-outbound-ports', '', parsePortList),

@@ -3,10 +3,10 @@ import { test } from 'node:test';
 import { iptablesCommand } from '../../src/cli/iptables.js';
 import { defaultOverrides } from '../../src/injector/annotations.js';
 import { injectorConfig } from '../../src/injector/config.js';
-import { redirectArgs, redirectSpecFromFlags } from '../../src/injector/iptables-args.js';
-import { chooseLockFile, parseBackend, restoreCommand } from '../../src/injector/iptables-backend.js';
-import { familiesToRedirect, hasRoutableIpv6 } from '../../src/injector/iptables-families.js';
-import { buildRules, type RedirectSpec } from '../../src/injector/iptables-rules.js';
+import { redirectArgs, redirectSpecFromFlags } from '../../src/iptables/args.js';
+import { chooseLockFile, parseBackend, restoreCommand } from '../../src/iptables/backend.js';
+import { familiesToRedirect, hasRoutableIpv6 } from '../../src/iptables/families.js';
+import { buildRules, type RedirectSpec } from '../../src/iptables/rules.js';
 import { parseOverrides } from '../../src/injector/annotations.js';
 
 const base = (): RedirectSpec => redirectSpecFromFlags({});

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { defaultOverrides } from '../../src/injector/annotations.js';
 import { injectorConfig } from '../../src/injector/config.js';
-import { redirectArgs } from '../../src/injector/iptables-args.js';
+import { redirectArgs } from '../../src/iptables/args.js';
 import { MAIN } from '../helpers/cli.js';
 
 const exec = promisify(execFile);

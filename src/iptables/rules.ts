@@ -1,5 +1,5 @@
-import { PORT_AGENT, PORT_ENVOY_PROM, PORT_HEALTH } from './constants.js';
-import type { Cidr, ListOrAll } from './values.js';
+import { PORTS } from '../common/pod-contract.js';
+import type { Cidr, ListOrAll } from './traffic-values.js';
 
 /** Which traffic is redirected through the proxy: the annotations' lists, as parsed. */
 export interface TrafficLists {
@@ -19,7 +19,7 @@ export interface RedirectSpec extends TrafficLists {
 }
 
 /** The agent's own ports answer the kubelet and Prometheus directly, never through Envoy. */
-export const ALWAYS_EXCLUDED_INBOUND: readonly number[] = [PORT_AGENT, PORT_HEALTH, PORT_ENVOY_PROM];
+export const ALWAYS_EXCLUDED_INBOUND: readonly number[] = [PORTS.agentStatus, PORTS.agentHealth, PORTS.envoyStats];
 
 const IN = 'MESHID_INBOUND';
 const IN_REDIRECT = 'MESHID_IN_REDIRECT';

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { MeshidError } from '../common/errors.js';
-import { LOCKFILE_ENV, restoreCommand, type ConcreteBackend } from './iptables-backend.js';
+import { LOCKFILE_ENV, restoreCommand, type ConcreteBackend } from './backend.js';
 
 export interface ApplyOptions {
   backend: ConcreteBackend;
