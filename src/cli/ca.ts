@@ -4,7 +4,7 @@ import { loadCaMaterial } from '../ca/material.js';
 import { rotateRoot } from '../ca/rotation/operator.js';
 import { awaitsPublication, caStatusRows, formatRotationStatus, formatTable, rotationStatus, type PublicationProgress } from '../ca/status.js';
 import { PLUGIN_FILES, type CaStore } from '../ca/store.js';
-import { canonicalBundle } from '../controlplane/trust-bundle.js';
+import { canonicalBundle } from '../ca/trust-bundle.js';
 import { validateNamespace } from '../pki/spiffe.js';
 import { parseFlags, UsageError, type Io } from './run.js';
 

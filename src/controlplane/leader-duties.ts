@@ -5,7 +5,7 @@ import { BundleReconciler } from '../kube/bundle-reconciler.js';
 import type { KubeClients } from '../kube/client.js';
 import { LeaderElector } from '../kube/leader.js';
 import type { ClusterTiming } from './cluster-timing.js';
-import { canonicalBundle } from './trust-bundle.js';
+import { canonicalBundle } from '../ca/trust-bundle.js';
 
 export interface LeaderDutiesOptions {
   clients: KubeClients;

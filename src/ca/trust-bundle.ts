@@ -1,5 +1,5 @@
 import { decodeCertificates, encodePem } from '../pki/pem.js';
-import { PLUGIN_FILES } from '../ca/store.js';
+import { PLUGIN_FILES } from './store.js';
 
 /**
  * The trust bundle as meshid publishes it: each root re-encoded, in order. A plug-in root-cert.pem
