@@ -4,6 +4,7 @@ import { MeshidError } from '../common/errors.js';
 import { classifyError, parseJsonBody } from '../common/http-errors.js';
 import { fieldByFieldLogger, type Logger } from '../common/log.js';
 import { decorateStartTime, markStart, secondsSinceStart } from '../common/request-timer.js';
+import { workloadSpiffeId } from '../pki/spiffe.js';
 import type { CertificateAuthority } from './authority.js';
 import type { TokenVerifier } from './auth/verifier.js';
 import { issueWorkloadCertificate, type IssueRequest, type IssuedCertificate } from './issue.js';
@@ -96,7 +97,7 @@ export function registerCaApi(app: FastifyInstance, deps: CaApiDeps): void {
       async (req, reply) => {
         const token = bearerToken(req.headers.authorization);
         const caller = await deps.verifier.verify(token);
-        req.meshidCaller = `spiffe://${deps.trustDomain}/ns/${caller.namespace}/sa/${caller.serviceAccount}`;
+        req.meshidCaller = workloadSpiffeId({ trustDomain: deps.trustDomain, namespace: caller.namespace, serviceAccount: caller.serviceAccount });
         const ca = deps.authority.current();
         const issued = issueWorkloadCertificate(req.body, caller, { ca, trustDomain: deps.trustDomain, ttl: deps.ttl, now: deps.clock.now(), random });
         issuedCount.inc();
