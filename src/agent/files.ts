@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeNewFileSynced } from '../common/atomic-write.js';
 import type { Svid } from './svid.js';
 
 export const CERT_CHAIN_FILE = 'cert-chain.pem';
@@ -23,9 +24,9 @@ export async function writeSvidFiles(dir: string, svid: Svid): Promise<void> {
   const version = `${VERSION_PREFIX}${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
   const versionDir = join(dir, version);
   await mkdir(versionDir, { mode: 0o755 });
-  await writeSynced(join(versionDir, CERT_CHAIN_FILE), svid.chainPem.join(''), 0o644);
-  await writeSynced(join(versionDir, KEY_FILE), svid.keyPem, 0o600);
-  await writeSynced(join(versionDir, ROOT_CERT_FILE), svid.bundlePem.join(''), 0o644);
+  await writeNewFileSynced(join(versionDir, CERT_CHAIN_FILE), svid.chainPem.join(''), 0o644);
+  await writeNewFileSynced(join(versionDir, KEY_FILE), svid.keyPem, 0o600);
+  await writeNewFileSynced(join(versionDir, ROOT_CERT_FILE), svid.bundlePem.join(''), 0o644);
 
   const previous = await currentVersion(dir);
   const tmpLink = join(dir, `..data-${randomBytes(4).toString('hex')}.tmp`);
@@ -33,17 +34,6 @@ export async function writeSvidFiles(dir: string, svid: Svid): Promise<void> {
   await rename(tmpLink, join(dir, DATA_LINK));
   for (const name of FILES) await ensureLink(dir, name);
   await removeOldVersions(dir, new Set([version, previous].filter((v): v is string => v !== null)));
-}
-
-async function writeSynced(path: string, data: string, mode: number): Promise<void> {
-  const fh = await open(path, 'wx', mode);
-  try {
-    await fh.writeFile(data);
-    await fh.chmod(mode);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 async function currentVersion(dir: string): Promise<string | null> {

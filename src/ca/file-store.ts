@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../common/atomic-write.js';
+import { writeFileAtomic, writeNewFileSynced } from '../common/atomic-write.js';
 import { isPrivateKeyFile, StoreConflictError, type CaFiles, type CaStore, type StoredCaFiles } from './store.js';
 
 const MANAGED = /^[a-z0-9][a-z0-9._-]{0,100}\.(pem|json)$/i;
@@ -99,10 +99,7 @@ export class FileCaStore implements CaStore {
     const writes = Object.keys(next).filter((n) => current[n] !== next[n]);
     const deletes = Object.keys(current).filter((n) => !(n in next));
     for (const name of writes) {
-      const fh = await open(join(this.dir, pendingName(gen, name)), 'wx', isPrivateKeyFile(name) ? 0o600 : 0o644);
-      await fh.writeFile(next[name]!);
-      await fh.sync();
-      await fh.close();
+      await writeNewFileSynced(join(this.dir, pendingName(gen, name)), next[name]!, isPrivateKeyFile(name) ? 0o600 : 0o644);
     }
     await writeFileAtomic(join(this.dir, `.commit-${gen}`), JSON.stringify({ writes, deletes }), 0o600);
     await this.apply(gen, writes, deletes);

@@ -2,6 +2,18 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 
+/** Creates `path` (it must not exist), writes `data` with `mode` whatever the umask, and fsyncs it before returning. */
+export async function writeNewFileSynced(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+  const fh = await open(path, 'wx', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.chmod(mode);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 /**
  * Writes a file so that readers see either the old content or the new, never a half-written one:
  * temp file in the same directory, fsync, rename over the target.
@@ -10,18 +22,8 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'wx', mode);
   try {
-    await fh.writeFile(data);
-    await fh.chmod(mode);
-    await fh.sync();
-  } catch (err) {
-    await fh.close();
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await fh.close();
-  try {
+    await writeNewFileSynced(tmp, data, mode);
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
