@@ -1,6 +1,7 @@
-import { isMeshidError, MeshidError } from '../common/errors.js';
+import { isMeshidError } from '../common/errors.js';
 import type { InjectorConfig } from './config.js';
 import { injectPod } from './inject.js';
+import { checkReview } from './review-schema.js';
 import { diffPatch, patchJson } from './patch.js';
 import type { SkipReason } from './policy.js';
 import { isObject } from './types.js';
@@ -29,31 +30,15 @@ export type Outcome =
   | { kind: 'skipped'; reason: SkipReason | 'not_a_pod' | 'not_create' | 'unchanged' }
   | { kind: 'denied'; reason: string; message: string };
 
-const MAX_UID = 128;
-
 /** Refuses anything that is not a v1 AdmissionReview with a request uid: there is nothing to answer. */
 export function parseReview(body: unknown): AdmissionRequest {
-  const bad = (msg: string) => new MeshidError('invalid_admission_review', msg);
-  if (!isObject(body)) throw bad('body is not a JSON object');
-  if (body.apiVersion !== 'admission.k8s.io/v1' || body.kind !== 'AdmissionReview') {
-    throw bad('expected apiVersion admission.k8s.io/v1 and kind AdmissionReview');
-  }
-  const req = body.request;
-  if (!isObject(req)) throw bad('request is missing');
-  if (typeof req.uid !== 'string' || req.uid === '' || req.uid.length > MAX_UID) throw bad('request.uid is missing or not a short string');
-  const k = req.kind;
-  if (!isObject(k) || typeof k.kind !== 'string' || typeof k.version !== 'string' || typeof (k.group ?? '') !== 'string') {
-    throw bad('request.kind is missing or malformed');
-  }
-  const opt = (field: string): string | undefined => {
-    const v = req[field];
-    if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'string') throw bad(`request.${field} is not a string`);
-    return v;
-  };
+  checkReview(body);
+  const req = (body as { request: Record<string, unknown> }).request;
+  const k = req.kind as { group?: string; version: string; kind: string };
+  const opt = (field: string) => (typeof req[field] === 'string' ? (req[field] as string) : undefined);
   return {
-    uid: req.uid,
-    kind: { group: String(k.group ?? ''), version: k.version, kind: k.kind },
+    uid: req.uid as string,
+    kind: { group: k.group ?? '', version: k.version, kind: k.kind },
     subResource: opt('subResource'),
     namespace: opt('namespace'),
     operation: opt('operation'),

@@ -2,10 +2,12 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { errorBody, isMeshidError } from '../common/errors.js';
+import { classifyError } from '../common/http-errors.js';
 import { decorateStartTime, markStart, secondsSinceStart } from '../common/request-timer.js';
 import { admit, parseReview, reviewJson, reviewOf, type AdmissionRequest, type AdmissionResponse } from './admission.js';
 import type { InjectorConfig } from './config.js';
 import { injectorMetrics, type InjectorMetrics } from './metrics.js';
+import { REVIEW_REQUEST_SCHEMA } from './review-schema.js';
 
 /** Real reviews of pods with huge env lists stay far below this; the API server caps requests at 3 MiB. */
 export const INJECT_BODY_LIMIT = 8 * 1024 * 1024;
@@ -16,55 +18,10 @@ export interface InjectorDeps {
   logger: Logger;
 }
 
-/** The envelope the API server sends; `request.object` is the pod, checked by the injection itself. */
-const REVIEW_REQUEST_SCHEMA = {
-  type: 'object',
-  required: ['apiVersion', 'kind', 'request'],
-  properties: {
-    apiVersion: { const: 'admission.k8s.io/v1' },
-    kind: { const: 'AdmissionReview' },
-    request: {
-      type: 'object',
-      required: ['uid', 'kind'],
-      properties: {
-        uid: { type: 'string', minLength: 1, maxLength: 128 },
-        kind: { type: 'object', required: ['version', 'kind'], properties: { group: { type: 'string' }, version: { type: 'string' }, kind: { type: 'string' } } },
-        subResource: { type: ['string', 'null'] },
-        namespace: { type: ['string', 'null'] },
-        operation: { type: ['string', 'null'] },
-        object: {},
-        dryRun: {},
-      },
-    },
-  },
-} as const;
-
-const REVIEW_RESPONSE_SCHEMA = {
-  type: 'object',
-  properties: {
-    apiVersion: { type: 'string' },
-    kind: { type: 'string' },
-    response: {
-      type: 'object',
-      properties: {
-        uid: { type: 'string' },
-        allowed: { type: 'boolean' },
-        patchType: { type: 'string' },
-        patch: { type: 'string', contentEncoding: 'base64' },
-        status: { type: 'object', properties: { code: { type: 'integer' }, message: { type: 'string' } } },
-      },
-    },
-  },
-} as const;
-
-const ERROR_SCHEMA = {
-  type: 'object',
-  properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },
-} as const;
-
 /**
- * parseReview enforces REVIEW_REQUEST_SCHEMA, naming the field at fault and with no type coercion
- * (fastify's shared Ajv would turn a numeric uid into a string), and hands the handler the request.
+ * The route declares REVIEW_REQUEST_SCHEMA and parseReview enforces it (its own Ajv, no coercion, messages that
+ * name the field), handing the handler the request. Responses are not schema-serialized: reviewJson writes the
+ * review, copying the base64 patch in without escaping it, and errors are errorBody's fixed shape.
  */
 const validateReview = (body: unknown) => {
   try {
@@ -75,7 +32,6 @@ const validateReview = (body: unknown) => {
   }
 };
 
-/** The review is written by reviewJson, which copies the base64 patch in without escaping it. */
 const serializeReview = (review: { response: AdmissionResponse }) => reviewJson(review.response);
 
 /** Adds `POST /inject` (AdmissionReview v1) to an HTTPS fastify server the caller owns. */
@@ -87,7 +43,7 @@ export function registerInjector(app: FastifyInstance, deps: InjectorDeps): void
     method: 'POST',
     url: '/inject',
     bodyLimit: INJECT_BODY_LIMIT,
-    schema: { body: REVIEW_REQUEST_SCHEMA, response: { 200: REVIEW_RESPONSE_SCHEMA, '4xx': ERROR_SCHEMA, '5xx': ERROR_SCHEMA } },
+    schema: { body: REVIEW_REQUEST_SCHEMA },
     validatorCompiler: () => validateReview,
     serializerCompiler: ({ httpStatus }) => (httpStatus === '200' ? serializeReview : JSON.stringify),
     onRequest: (req, reply, done) => {
@@ -122,20 +78,10 @@ export function registerInjector(app: FastifyInstance, deps: InjectorDeps): void
   });
 }
 
-const FASTIFY_ERRORS: Record<string, [number, string, string]> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: [413, 'body_too_large', `the AdmissionReview is larger than ${INJECT_BODY_LIMIT} bytes`],
-  FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'empty_body', 'the request body is empty; send an AdmissionReview'],
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'unsupported_media_type', 'send the AdmissionReview as application/json'],
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'invalid_content_length', 'Content-Length does not match the body'],
-};
-
-/** Errors raised before the handler runs (body reading and parsing), in the project's error shape. */
+/** Errors raised before the handler runs (body reading and parsing), with the codes every meshid server uses. */
 function sendRequestError(err: FastifyError, reply: FastifyReply, metrics: InjectorMetrics, log: Logger): FastifyReply {
-  const known = FASTIFY_ERRORS[err.code];
-  let [status, code, message] = known ?? [500, 'internal_error', 'the injector failed; see the control plane log'];
-  if (isMeshidError(err)) [status, code, message] = [err.status, err.code, err.message];
-  else if (!known && err.statusCode === 400) [status, code, message] = [400, 'malformed_json', 'the request body is not valid JSON'];
-  if (status === 500) log.error({ err }, 'injector request failed');
-  metrics.failed.inc({ reason: code });
-  return reply.code(status).send(errorBody(code, message));
+  const e = classifyError(err);
+  if (e.status >= 500) log.error({ err }, 'injector request failed');
+  metrics.failed.inc({ reason: e.code });
+  return reply.code(e.status).send(errorBody(e.code, e.message));
 }

@@ -25,7 +25,7 @@ test('an empty body is 400', async () => {
 test('malformed JSON is 400 with the error shape and no stack trace', async () => {
   for (const body of ['{', '{"apiVersion": }', '\u0000\u0001', 'null x', '{"a":1}}']) {
     const r = await hook.post(body);
-    assert.deepEqual(errorOf(r), [400, 'malformed_json'], body);
+    assert.deepEqual(errorOf(r), [400, 'invalid_json'], body);
     assert.doesNotMatch(JSON.stringify(r.json), /at .*\.js|stack/);
   }
 });
