@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { MeshidError } from '../common/errors.js';
+import { JWT_SHAPE, MAX_TOKEN_BYTES } from '../common/token-limits.js';
 
-const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
-const MAX_TOKEN_BYTES = 16 * 1024;
 
 /**
  * Reads the projected ServiceAccount token afresh on every call, since kubelet rotates it. The errors say
@@ -19,6 +18,6 @@ export async function readToken(path: string): Promise<string> {
   const token = text.trim();
   if (token.length === 0) throw new MeshidError('token_empty', `the token file ${path} is empty`);
   if (token.length > MAX_TOKEN_BYTES) throw new MeshidError('token_invalid', `the token file ${path} is larger than ${MAX_TOKEN_BYTES} bytes`);
-  if (!JWT.test(token)) throw new MeshidError('token_invalid', `the token file ${path} does not hold a JWT (three base64url parts separated by dots)`);
+  if (!JWT_SHAPE.test(token)) throw new MeshidError('token_invalid', `the token file ${path} does not hold a JWT (three base64url parts separated by dots)`);
   return token;
 }

@@ -11,6 +11,8 @@ import { parseAgentConfig } from '../../src/cli/agent.js';
 import { SvidStore } from '../../src/agent/svid-store.js';
 import { BundleWatcher } from '../../src/agent/bundle-watcher.js';
 import { readToken } from '../../src/agent/token.js';
+import { checkTokenShape } from '../../src/ca/auth/jose-verify.js';
+import { MAX_TOKEN_BYTES } from '../../src/common/token-limits.js';
 import type { Svid } from '../../src/agent/svid.js';
 import { realTimers } from '../../src/agent/timers.js';
 import { startProbeTargets, tempDir } from './helpers.js';
@@ -126,6 +128,19 @@ test('token file checks name the problem and never the content', async () => {
   await assert.rejects(readToken(f), (err: Error) => /does not hold a JWT/.test(err.message) && !err.message.includes('secret-value'));
   await writeFile(f, 'aaa.bbb.ccc\n');
   assert.equal(await readToken(f), 'aaa.bbb.ccc');
+});
+
+test('the agent reads exactly the tokens the CA accepts the shape and size of', async () => {
+  const dir = await tempDir();
+  const f = join(dir, 't');
+  const jwtOf = (length: number) => `aaa.${'b'.repeat(length - 8)}.ccc`;
+  await writeFile(f, jwtOf(MAX_TOKEN_BYTES));
+  const read = await readToken(f);
+  assert.equal(read.length, MAX_TOKEN_BYTES);
+  assert.doesNotThrow(() => checkTokenShape(read), 'what the agent sends passes the CA\'s size and shape check');
+  await writeFile(f, jwtOf(MAX_TOKEN_BYTES + 1));
+  await assert.rejects(readToken(f), new RegExp(`larger than ${MAX_TOKEN_BYTES} bytes`));
+  assert.throws(() => checkTokenShape(jwtOf(MAX_TOKEN_BYTES + 1)), /longer than 8192 bytes/, 'and the CA would refuse what the agent refuses');
 });
 
 test('app probes: parse MESHID_APP_PROBES and run HTTP, TCP and gRPC health probes against the app', async (t) => {

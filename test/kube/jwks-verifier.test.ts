@@ -50,7 +50,7 @@ describe('JwksVerifier against a JWKS served over HTTP', () => {
       .sign(key.privateKey);
 
   const verifier = (minRefreshIntervalMs = 30_000) =>
-    new JwksVerifier({ fetchJwks: httpJwksFetcher(url), issuer: ISSUER, clock, minRefreshIntervalMs, maxAgeMs: 600_000, clockToleranceSec: 0 });
+    new JwksVerifier({ fetchJwks: httpJwksFetcher(url), issuer: ISSUER, clock, minRefreshIntervalMs, maxAgeMs: 600_000, leewaySeconds: 0 });
 
   before(async () => {
     [rsa, ec, rotated] = await Promise.all([makeKey('rsa-1', 'RS256'), makeKey('ec-1', 'ES256'), makeKey('rsa-2', 'RS256')]);

@@ -1,13 +1,10 @@
 import { errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Clock } from '../../common/clock.js';
 import { MeshidError } from '../../common/errors.js';
+import { JWT_SHAPE, MAX_TOKEN_BYTES } from '../../common/token-limits.js';
 import { callerFromClaims, unauthorized } from './claims.js';
 import type { Caller } from './verifier.js';
 
-// Projected tokens are about 1 KB; node itself refuses headers over 16 KB with a 431.
-const MAX_TOKEN = 8 * 1024;
-// An empty signature is let through so that `alg: none` is refused by name, as an algorithm.
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /** The JWS algorithms a ServiceAccount token may use (RFC 7518 §3): never `none`, never a shared-secret HMAC. */
 export const TOKEN_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384'] as const;
@@ -23,7 +20,7 @@ export interface TokenRules {
 
 /** Refuses what is too long or not shaped like a signed JWT before any decoding, with the same codes for every verifier. */
 export function checkTokenShape(token: string): void {
-  if (token.length > MAX_TOKEN) throw unauthorized('token_invalid', `the token is longer than ${MAX_TOKEN} bytes`);
+  if (token.length > MAX_TOKEN_BYTES) throw unauthorized('token_invalid', `the token is longer than ${MAX_TOKEN_BYTES} bytes`);
   if (!JWT_SHAPE.test(token)) throw unauthorized('token_malformed', 'the bearer token is not a signed JWT (header.payload.signature)');
 }
 

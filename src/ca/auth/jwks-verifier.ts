@@ -1,6 +1,7 @@
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet } from 'jose';
 import { type Clock, systemClock } from '../../common/clock.js';
 import { MeshidError } from '../../common/errors.js';
+import { TOKEN_LEEWAY_SECONDS } from '../../common/token-limits.js';
 import { unauthorized } from './claims.js';
 import { checkTokenShape, TOKEN_ALGORITHMS, verifyToken, type TokenRules } from './jose-verify.js';
 import { CA_AUDIENCE, type Caller, type TokenVerifier } from './verifier.js';
@@ -23,7 +24,8 @@ export interface JwksVerifierOptions {
    * per `minRefreshIntervalMs` meanwhile); after that, requests get 503 until a fetch succeeds.
    */
   staleGraceMs?: number;
-  clockToleranceSec?: number;
+  /** Seconds of leeway on exp/nbf for clock skew between the token issuer and the CA. */
+  leewaySeconds?: number;
 }
 
 type KeySet = ReturnType<typeof createLocalJWKSet>;
@@ -37,9 +39,9 @@ export class JwksVerifier implements TokenVerifier {
   private inflight: Promise<void> | null = null;
 
   constructor(opts: JwksVerifierOptions) {
-    this.o = { audience: CA_AUDIENCE, clock: systemClock, minRefreshIntervalMs: 30_000, maxAgeMs: 600_000, staleGraceMs: 3_600_000, clockToleranceSec: 5, ...opts };
+    this.o = { audience: CA_AUDIENCE, clock: systemClock, minRefreshIntervalMs: 30_000, maxAgeMs: 600_000, staleGraceMs: 3_600_000, leewaySeconds: TOKEN_LEEWAY_SECONDS, ...opts };
     // Kubernetes signs service account tokens with RS256 or ES256; the key set's keys say which.
-    this.rules = { issuer: this.o.issuer, audience: this.o.audience, algorithms: TOKEN_ALGORITHMS, clock: this.o.clock, leewaySeconds: this.o.clockToleranceSec };
+    this.rules = { issuer: this.o.issuer, audience: this.o.audience, algorithms: TOKEN_ALGORITHMS, clock: this.o.clock, leewaySeconds: this.o.leewaySeconds };
   }
 
   async verify(token: string): Promise<Caller> {

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../../common/clock.js';
+import { TOKEN_LEEWAY_SECONDS } from '../../common/token-limits.js';
 import { checkTokenShape, TOKEN_ALGORITHMS, verifyToken, type TokenRules } from './jose-verify.js';
 import { CA_AUDIENCE, type TokenVerifier } from './verifier.js';
 
@@ -26,7 +27,7 @@ export interface JwtVerifierOptions {
  * the key per algorithm, so handing it the KeyObject each time costs nothing measurable.
  */
 export function jwtVerifier(o: JwtVerifierOptions): TokenVerifier {
-  const rules: TokenRules = { issuer: o.issuer, audience: o.audience ?? CA_AUDIENCE, algorithms: usableAlgorithms(o.key, o.algorithms), clock: o.clock, leewaySeconds: o.leewaySeconds ?? 30 };
+  const rules: TokenRules = { issuer: o.issuer, audience: o.audience ?? CA_AUDIENCE, algorithms: usableAlgorithms(o.key, o.algorithms), clock: o.clock, leewaySeconds: o.leewaySeconds ?? TOKEN_LEEWAY_SECONDS };
   return {
     async verify(token) {
       checkTokenShape(token);
