@@ -1,17 +1,18 @@
 import { tmpdir } from 'node:os';
+import { PORTS, PROXY_UID } from '../common/pod-contract.js';
 import { applyRules, nftUsable, readIfInet6, writableDir } from '../iptables/apply.js';
 import { IPTABLES_FLAGS, redirectSpecFromFlags } from '../iptables/args.js';
 import { chooseLockFile, DEFAULT_IPTABLES_BACKEND, IPTABLES_BACKENDS, parseBackend, type ConcreteBackend } from '../iptables/backend.js';
 import { familiesToRedirect, hasRoutableIpv6 } from '../iptables/families.js';
-import { buildRules } from '../iptables/rules.js';
+import { ALWAYS_EXCLUDED_INBOUND, buildRules } from '../iptables/rules.js';
 import { parseFlags, UsageError, type Io } from './run.js';
 
-const USAGE = `usage: meshid iptables [--dry-run] [--ipv6] [--iptables-backend ${IPTABLES_BACKENDS.join('|')}] [--proxy-uid 1337]
-    [--inbound-port 15006] [--outbound-port 15001] [--include-inbound-ports *|P,..] [--exclude-inbound-ports P,..]
+const USAGE = `usage: meshid iptables [--dry-run] [--ipv6] [--iptables-backend ${IPTABLES_BACKENDS.join('|')}] [--proxy-uid ${PROXY_UID}]
+    [--inbound-port ${PORTS.inbound}] [--outbound-port ${PORTS.outbound}] [--include-inbound-ports *|P,..] [--exclude-inbound-ports P,..]
     [--include-outbound-ports P,..] [--exclude-outbound-ports P,..] [--include-outbound-ip-ranges *|CIDR,..]
     [--exclude-outbound-ip-ranges CIDR,..]
   Sets up the pod's traffic redirection to the proxy (run by the meshid-init container, needs NET_ADMIN).
-  Ports 15020, 15021 and 15090 are never redirected inbound; the proxy's uid is never redirected outbound.
+  Ports ${ALWAYS_EXCLUDED_INBOUND.join(', ')} are never redirected inbound; the proxy's uid is never redirected outbound.
   IPv6 is redirected with ip6tables whenever the pod has an IPv6 address other than loopback and link-local;
   --ipv6 requires it (redirected even without an address; failing if the kernel cannot).
   --iptables-backend      nft (default ${DEFAULT_IPTABLES_BACKEND}), legacy, or auto (nft unless the kernel lacks nf_tables). Works

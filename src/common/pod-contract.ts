@@ -39,6 +39,9 @@ export const PORTS = {
 
 export const READY_PATH = '/healthz/ready';
 
+/** The proxy container's uid: iptables never redirects its traffic, so Envoy's own connections leave as they are. */
+export const PROXY_UID = 1337;
+
 /** Env vars of the proxy container that `meshid agent` reads. */
 export const POD_ENV = {
   podName: 'POD_NAME',

@@ -5,6 +5,7 @@ import { parseImage } from '../injector/values.js';
 import { DEFAULT_LISTEN_ADDRESS } from './listen.js';
 import { MIN_CERT_TTL_MS } from '../ca/ttl.js';
 import { validateTrustDomain } from '../pki/spiffe.js';
+import { CONTROL_PLANE_PORTS } from '../common/control-plane.js';
 
 /** How a cluster-mode control plane authenticates workload tokens. */
 export const TOKEN_VERIFIERS = ['jwks', 'tokenreview'] as const;
@@ -34,9 +35,9 @@ export interface ServeConfig {
 export const SERVE_DEFAULTS = {
   'data-dir': './.meshid',
   'trust-domain': 'cluster.local',
-  'webhook-port': '15017',
-  'ca-port': '15012',
-  'monitoring-port': '15014',
+  'webhook-port': String(CONTROL_PLANE_PORTS.webhook),
+  'ca-port': String(CONTROL_PLANE_PORTS.ca),
+  'monitoring-port': String(CONTROL_PLANE_PORTS.monitoring),
   'workload-cert-ttl': '24h',
   'max-workload-cert-ttl': '7d',
   'bundle-propagation-delay': '5m',

@@ -4,6 +4,7 @@ import { loadLocalIssuer, LOCAL_ALGORITHM } from '../ca/auth/local-issuer.js';
 import { FileCaStore } from '../ca/file-store.js';
 import { PLUGIN_FILES } from '../ca/store.js';
 import type { ModeFactory } from './mode.js';
+import { CONTROL_PLANE_NAMESPACE } from '../common/control-plane.js';
 
 /** `meshid serve --local`: CA material and the token issuer in a folder; one process, always in charge. */
 export const localMode: ModeFactory = async (cfg, ctx) => {
@@ -13,7 +14,7 @@ export const localMode: ModeFactory = async (cfg, ctx) => {
   return {
     store: new FileCaStore(dataDir),
     verifier: jwtVerifier({ key: issuer.publicKey, issuer: issuer.issuer, algorithms: [LOCAL_ALGORITHM], clock: ctx.clock }),
-    namespace: ctx.namespace ?? 'meshid-system',
+    namespace: ctx.namespace ?? CONTROL_PLANE_NAMESPACE,
     trustBundle: trustBundlePath,
     dataDir,
     trustBundlePath,

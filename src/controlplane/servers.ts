@@ -11,6 +11,7 @@ import { injectorConfig } from '../injector/config.js';
 import { registerInjector } from '../injector/webhook.js';
 import type { ServeConfig } from './config.js';
 import { issueServingCert, servingNames } from './serving-cert.js';
+import { caAddressIn } from '../common/control-plane.js';
 
 const SERVING_TTL_MS = 24 * 3_600_000;
 
@@ -51,7 +52,7 @@ export function httpsServers(o: HttpsServersOptions): HttpsServers {
   const webhookApp = fastify({ https: { key: cert.key, cert: cert.cert }, logger: false });
   installErrorHandling(webhookApp, logger);
   registerInjector(webhookApp, {
-    config: injectorConfig({ controlPlaneNamespace: namespace, trustDomain: cfg.trustDomain, caAddress: `meshid.${namespace}.svc:15012`, proxyImage: cfg.proxyImage }),
+    config: injectorConfig({ controlPlaneNamespace: namespace, trustDomain: cfg.trustDomain, caAddress: caAddressIn(namespace), proxyImage: cfg.proxyImage }),
     registry: o.registry,
     logger,
   });

@@ -1,4 +1,6 @@
 import { DEFAULT_MESHID_IMAGE } from '../common/image.js';
+import { caAddressIn, CONTROL_PLANE_NAMESPACE } from '../common/control-plane.js';
+import { PROXY_UID } from '../common/pod-contract.js';
 
 /** What the injector needs to know about the mesh it injects into; every field has a default. */
 export interface InjectorConfig {
@@ -23,13 +25,13 @@ export interface InjectorConfig {
 export const DEFAULT_INJECTOR_CONFIG: Readonly<InjectorConfig> = Object.freeze({
   proxyImage: DEFAULT_MESHID_IMAGE,
   imagePullPolicy: 'IfNotPresent',
-  controlPlaneNamespace: 'meshid-system',
-  caAddress: 'meshid.meshid-system.svc:15012',
+  controlPlaneNamespace: CONTROL_PLANE_NAMESPACE,
+  caAddress: caAddressIn(CONTROL_PLANE_NAMESPACE),
   trustDomain: 'cluster.local',
   nativeSidecar: true,
   rewriteAppProbes: true,
   holdApplicationUntilProxyStarts: true,
-  proxyUid: 1337,
+  proxyUid: PROXY_UID,
   proxyResources: Object.freeze({ cpu: '100m', memory: '128Mi', cpuLimit: '2', memoryLimit: '1Gi' }),
   tokenExpirationSeconds: 3600,
 });

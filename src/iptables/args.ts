@@ -1,5 +1,5 @@
 import { MeshidError } from '../common/errors.js';
-import { PORTS } from '../common/pod-contract.js';
+import { PORTS, PROXY_UID } from '../common/pod-contract.js';
 import type { RedirectSpec, TrafficLists } from './rules.js';
 import { parseCidrList, parsePort, parsePortList, type Cidr, type ListOrAll, type Parsed } from './traffic-values.js';
 
@@ -46,7 +46,7 @@ export function redirectSpecFromFlags(values: Partial<Record<Flag, string>>): Re
     if (!r.ok) throw new MeshidError('invalid_flag', `--${flag}: ${r.reason}`);
     return r.value;
   };
-  const uid = values['proxy-uid'] ?? '1337';
+  const uid = values['proxy-uid'] ?? String(PROXY_UID);
   if (!/^\d{1,10}$/.test(uid) || Number(uid) > 0x7fffffff) throw new MeshidError('invalid_flag', `--proxy-uid: "${uid.slice(0, 32)}" is not a uid`);
   return {
     proxyUid: Number(uid),

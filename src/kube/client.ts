@@ -10,6 +10,7 @@ import {
   Watch,
 } from '@kubernetes/client-node';
 import { MeshidError } from '../common/errors.js';
+import { CONTROL_PLANE_NAMESPACE } from '../common/control-plane.js';
 
 /** Every API group meshid calls, built once from one KubeConfig. */
 export interface KubeClients {
@@ -24,7 +25,7 @@ export interface KubeClients {
 }
 
 const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
-export const DEFAULT_NAMESPACE = 'meshid-system';
+export const DEFAULT_NAMESPACE = CONTROL_PLANE_NAMESPACE;
 
 /**
  * In a pod, the mounted ServiceAccount; elsewhere `kubeconfig` (or $KUBECONFIG, ~/.kube/config).

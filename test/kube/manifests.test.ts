@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
+import { CONTROL_PLANE_NAMESPACE, CONTROL_PLANE_PORTS, CONTROL_PLANE_SERVICE } from '../../src/common/control-plane.js';
 import { DEFAULT_MESHID_IMAGE, MESHID_IMAGE_REPOSITORY, PROXY_IMAGE_ENV } from '../../src/common/image.js';
+import { DEFAULT_INJECTOR_CONFIG } from '../../src/injector/config.js';
 import { type Manifest, renderKustomization } from './render-manifests.js';
 
 const ROOT = process.cwd();
@@ -54,25 +56,30 @@ describe('install manifests', () => {
   });
 
   it('matches the interface contract: namespace, account, ports, probes, replicas, command', () => {
-    find(rendered, 'Namespace', 'meshid-system');
-    assert.equal(find(rendered, 'ServiceAccount', 'meshid').metadata.namespace, 'meshid-system');
+    find(rendered, 'Namespace', CONTROL_PLANE_NAMESPACE);
+    assert.equal(find(rendered, 'ServiceAccount', 'meshid').metadata.namespace, CONTROL_PLANE_NAMESPACE);
     const deployment = find(rendered, 'Deployment', 'meshid');
     const pod = deployment.spec.template.spec;
     const [container] = pod.containers;
     assert.equal(deployment.spec.replicas, 2);
     assert.equal(pod.serviceAccountName, 'meshid');
     assert.deepEqual(container.args, ['serve']);
-    assert.deepEqual(container.ports.map((p: { containerPort: number }) => p.containerPort).sort(), [15012, 15014, 15017]);
+    const { ca, monitoring, webhook } = CONTROL_PLANE_PORTS;
+    assert.deepEqual(container.ports.map((p: { containerPort: number }) => p.containerPort).sort(), [ca, monitoring, webhook].sort());
     const port = (name: string) => container.ports.find((p: { name: string }) => p.name === name).containerPort;
-    assert.deepEqual([container.livenessProbe.httpGet.path, port(container.livenessProbe.httpGet.port)], ['/healthz', 15014]);
-    assert.deepEqual([container.readinessProbe.httpGet.path, port(container.readinessProbe.httpGet.port)], ['/readyz', 15014]);
+    assert.deepEqual([container.livenessProbe.httpGet.path, port(container.livenessProbe.httpGet.port)], ['/healthz', monitoring]);
+    assert.deepEqual([container.readinessProbe.httpGet.path, port(container.readinessProbe.httpGet.port)], ['/readyz', monitoring]);
     assert.ok(container.resources.requests.cpu && container.resources.requests.memory && container.resources.limits.memory);
     assert.ok(pod.affinity.podAntiAffinity, 'replicas spread over nodes');
     assert.ok(container.env.some((e: { name: string }) => e.name === 'POD_NAMESPACE') && container.env.some((e: { name: string }) => e.name === 'POD_NAME'));
 
-    const service = find(rendered, 'Service', 'meshid');
+    const service = find(rendered, 'Service', CONTROL_PLANE_SERVICE);
+    assert.equal(service.metadata.namespace, CONTROL_PLANE_NAMESPACE);
     const targets = Object.fromEntries(service.spec.ports.map((p: { port: number; targetPort: string }) => [p.port, port(p.targetPort)]));
-    assert.deepEqual(targets, { 443: 15017, 15012: 15012, 15014: 15014 });
+    const [host, caPort] = DEFAULT_INJECTOR_CONFIG.caAddress.split(':');
+    assert.equal(host, `${service.metadata.name}.${service.metadata.namespace}.svc`, 'the CA address injected pods get names this Service');
+    assert.equal(targets[Number(caPort)], ca, 'and a port of it that reaches the CA');
+    assert.deepEqual(targets, { 443: webhook, [ca]: ca, [monitoring]: monitoring });
     assert.deepEqual(service.spec.selector, deployment.spec.selector.matchLabels);
 
     const pdb = find(rendered, 'PodDisruptionBudget', 'meshid');
@@ -86,11 +93,11 @@ describe('install manifests', () => {
     const config = find(rendered, 'MutatingWebhookConfiguration', 'meshid-sidecar-injector');
     for (const hook of config.webhooks) {
       const ref = hook.clientConfig.service;
-      assert.deepEqual([ref.name, ref.namespace, ref.path], ['meshid', 'meshid-system', '/inject'], hook.name);
+      assert.deepEqual([ref.name, ref.namespace, ref.path], [CONTROL_PLANE_SERVICE, CONTROL_PLANE_NAMESPACE, '/inject'], hook.name);
       const servicePort = service.spec.ports.find((p: { port: number }) => p.port === (ref.port ?? 443));
       assert.ok(servicePort, `${hook.name}: Service meshid has no port ${ref.port ?? 443}; it exposes ${service.spec.ports.map((p: { port: number }) => p.port).join(', ')}`);
       const target = container.ports.find((p: { name: string }) => p.name === servicePort.targetPort);
-      assert.equal(target.containerPort, 15017, `${hook.name} reaches container port 15017`);
+      assert.equal(target.containerPort, CONTROL_PLANE_PORTS.webhook, `${hook.name} reaches the webhook port`);
     }
   });
 
