@@ -13,6 +13,8 @@ export const MOUNT_PODINFO = '/etc/meshid/pod';
 /** The projected token's path inside its volume, and the ConfigMap key inside the CA root volume. */
 export const TOKEN_FILE = 'meshid-token';
 export const CA_ROOT_FILE = 'root-cert.pem';
+/** The ConfigMap the control plane publishes the trust bundle as, in every namespace, under key CA_ROOT_FILE. */
+export const TRUST_BUNDLE_CONFIGMAP = 'meshid-ca-root-cert';
 export const TOKEN_AUDIENCE = 'meshid-ca';
 
 /** Files the agent reads and writes, all under the mounts above (the root filesystem is read-only). */

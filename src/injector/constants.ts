@@ -7,8 +7,6 @@ export const VOLUME_TOKEN = 'meshid-token';
 export const VOLUME_CA_ROOT = 'meshid-ca-root';
 export const VOLUME_PODINFO = 'meshid-podinfo';
 
-export const CA_ROOT_CONFIGMAP = 'meshid-ca-root-cert';
-
 export const STATUS_ANNOTATION = 'meshid.io/status';
 export const INJECT_LABEL = 'meshid.io/inject';
 export const DEFAULT_CONTAINER_ANNOTATION = 'kubectl.kubernetes.io/default-container';

@@ -2,9 +2,9 @@ import type { Overrides } from './annotations.js';
 import type { InjectorConfig } from './config.js';
 import { APP_PROBES_ENV, encodeAppProbes, type AppProbeAction } from '../common/app-probes-env.js';
 import {
-  MOUNT_CA_ROOT, MOUNT_CERTS, MOUNT_PODINFO, MOUNT_TOKEN, POD_ENV, POD_PATHS, PORTS, READY_PATH, TOKEN_AUDIENCE, TOKEN_FILE,
+  MOUNT_CA_ROOT, MOUNT_CERTS, MOUNT_PODINFO, MOUNT_TOKEN, POD_ENV, POD_PATHS, PORTS, READY_PATH, TOKEN_AUDIENCE, TOKEN_FILE, TRUST_BUNDLE_CONFIGMAP,
 } from '../common/pod-contract.js';
-import { CA_ROOT_CONFIGMAP, INIT_CONTAINER, PROXY_CONTAINER, VOLUME_CA_ROOT, VOLUME_CERTS, VOLUME_PODINFO, VOLUME_TOKEN } from './constants.js';
+import { INIT_CONTAINER, PROXY_CONTAINER, VOLUME_CA_ROOT, VOLUME_CERTS, VOLUME_PODINFO, VOLUME_TOKEN } from './constants.js';
 import { redirectArgs } from '../iptables/args.js';
 import { rendered, withItem, withKey } from './json.js';
 import type { Container, Volume } from './types.js';
@@ -155,7 +155,7 @@ function renderVolumes(config: InjectorConfig): Volume[] {
         sources: [{ serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: config.tokenExpirationSeconds, path: TOKEN_FILE } }],
       },
     },
-    { name: VOLUME_CA_ROOT, configMap: { name: CA_ROOT_CONFIGMAP } },
+    { name: VOLUME_CA_ROOT, configMap: { name: TRUST_BUNDLE_CONFIGMAP } },
     {
       name: VOLUME_PODINFO,
       downwardAPI: {

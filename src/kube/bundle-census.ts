@@ -1,9 +1,10 @@
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { countPublished, type NamespaceState, type PublishedConfigMap } from './bundle-plan.js';
 import { MANAGED_BY_LABELS } from './labels.js';
+import { CA_ROOT_FILE, TRUST_BUNDLE_CONFIGMAP } from '../common/pod-contract.js';
 
-export const BUNDLE_CONFIGMAP = 'meshid-ca-root-cert';
-export const BUNDLE_KEY = 'root-cert.pem';
+export const BUNDLE_CONFIGMAP = TRUST_BUNDLE_CONFIGMAP;
+export const BUNDLE_KEY = CA_ROOT_FILE;
 
 /** Every namespace, and whether it is being deleted (the API refuses new objects there). */
 export async function listNamespaceStates(core: CoreV1Api): Promise<NamespaceState[]> {

@@ -1,3 +1,5 @@
+import { TOKEN_AUDIENCE } from '../../common/pod-contract.js';
+
 /** Who a verified ServiceAccount token says the caller is. */
 export interface Caller {
   namespace: string;
@@ -16,4 +18,5 @@ export interface TokenVerifier {
   verify(token: string): Promise<Caller>;
 }
 
-export const CA_AUDIENCE = 'meshid-ca';
+/** The audience of the projected token the injector asks the kubelet for. */
+export const CA_AUDIENCE = TOKEN_AUDIENCE;
