@@ -14,6 +14,7 @@ import { canBindIpv6Any, chooseListenAddress, DEFAULT_LISTEN_ADDRESS, loopbackFo
 import { localMode } from './local.js';
 import { monitoringServer } from './monitoring.js';
 import { httpsServers } from './servers.js';
+import { isSelfMadeRootSubject } from '../pki/templates.js';
 
 export interface ControlPlaneOptions extends Partial<ServeConfig> {
   local: boolean;
@@ -138,7 +139,7 @@ function recordExpiry(metrics: CaMetrics, m: CaMaterial): void {
 }
 
 function isSelfMadeRoot(m: CaMaterial): boolean {
-  return m.rootCerts.every((r) => /CN=meshid root CA /.test(r.subject));
+  return m.rootCerts.every((r) => isSelfMadeRootSubject(r.subject));
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

@@ -37,12 +37,20 @@ export interface Validity {
   serial: Buffer;
 }
 
+/** The common name of a root meshid made itself; a plug-in root has the operator's. */
+export const SELF_MADE_ROOT_CN_PREFIX = 'meshid root CA ';
+
+/** Whether a root's subject (node's X509Certificate.subject, one `K=V` per line) is one meshid made itself. */
+export function isSelfMadeRootSubject(subject: string): boolean {
+  return subject.split('\n').some((line) => line.startsWith(`CN=${SELF_MADE_ROOT_CN_PREFIX}`));
+}
+
 export function rootCaTemplate(o: Validity & { trustDomain: string; label: string }): CertTemplate {
   return {
     serial: o.serial,
     subject: [
       { oid: OID.organization, value: o.trustDomain },
-      { oid: OID.commonName, value: `meshid root CA ${o.label}` },
+      { oid: OID.commonName, value: `${SELF_MADE_ROOT_CN_PREFIX}${o.label}` },
     ],
     notBefore: o.now - CLOCK_SKEW_MS,
     notAfter: o.now + o.ttlMs,

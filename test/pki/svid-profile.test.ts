@@ -4,7 +4,7 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { issueWorkloadCertificate } from '../../src/ca/issue.js';
 import { buildCsrPem } from '../../src/pki/csr-build.js';
 import { generateKeyPair, type KeyAlgorithm } from '../../src/pki/keys.js';
-import { CLOCK_SKEW_MS } from '../../src/pki/templates.js';
+import { CLOCK_SKEW_MS, isSelfMadeRootSubject, SELF_MADE_ROOT_CN_PREFIX } from '../../src/pki/templates.js';
 import { makeCa } from '../helpers/ca-material.js';
 import { opensslCsr, opensslText, opensslVerify, type OpensslKey } from '../helpers/openssl.js';
 
@@ -102,4 +102,11 @@ test('a CSR with no SAN at all gets the identity from the token', async () => {
   const { csr } = await opensslCsr({ key: 'ec:P-384', subj: '/CN=anything' });
   const out = issue(ca, csr);
   assert.equal(new X509Certificate(out.certChain[0]!).subjectAltName, `URI:${ID}`);
+});
+
+test('a root meshid made is told from an operator\'s by its common name, and only by the CN attribute', () => {
+  const ca = makeCa();
+  assert.equal(isSelfMadeRootSubject(ca.material.rootCerts[0]!.subject), true);
+  assert.equal(isSelfMadeRootSubject('O=example\nCN=Example Corp Root'), false);
+  assert.equal(isSelfMadeRootSubject(`O=CN=${SELF_MADE_ROOT_CN_PREFIX}x\nCN=Operator Root`), false, 'the prefix inside another attribute does not count');
 });
