@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { APP_PROBES_ENV } from '../common/app-probes-env.js';
-import { parseDuration } from '../common/duration.js';
+import { formatDuration, parseDuration } from '../common/duration.js';
 import { createLogger } from '../common/log.js';
 import { POD_ENV } from '../common/pod-contract.js';
 import { validateNamespace, validateServiceAccount, validateTrustDomain } from '../pki/spiffe.js';
@@ -32,6 +32,9 @@ renews it before expiry and follows root rotation.
   --health-port N          /healthz/ready (default ${AGENT_DEFAULTS.healthPort}; 0 = any free port)
   --envoy-binary PATH      start and supervise Envoy with the generated bootstrap (env ${POD_ENV.envoyBinary})
   --envoy-config PATH      where the bootstrap is written (default ${AGENT_DEFAULTS.envoyConfigPath})
+  --bundle-poll-interval DURATION
+                           how often --ca-root is re-read for a changed trust bundle (default
+                           ${formatDuration(AGENT_DEFAULTS.bundlePollMs)}; keep it below serve's --bundle-propagation-delay)
 
 Env ${POD_ENV.podIps} (the pod's IPs, comma-separated): when one is IPv6, Envoy also listens on [::].
 Env ${APP_PROBES_ENV}: the app probes the injector rewrote to /app-health/ on the status port.
@@ -55,6 +58,7 @@ const OPTIONS = {
   'health-port': { type: 'string' },
   'envoy-binary': { type: 'string' },
   'envoy-config': { type: 'string' },
+  'bundle-poll-interval': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -78,6 +82,7 @@ export function parseAgentConfig(argv: string[], env: NodeJS.ProcessEnv): { conf
   const certTtlSeconds = check(() => ttlOf(v['cert-ttl']), undefined);
   const renewal = check(() => renewalOf(v['grace-period-ratio'] ?? env[POD_ENV.graceRatio]), undefined);
   const onceTimeoutMs = check(() => onceTimeoutOf(v['once-timeout'] ?? AGENT_DEFAULTS.onceTimeout), 0);
+  const bundlePollMs = check(() => bundlePollOf(v['bundle-poll-interval']), AGENT_DEFAULTS.bundlePollMs);
   const podIps = check(() => podIpsOf(env[POD_ENV.podIps]), []);
   const statusPort = check(() => portOf(v['status-port'], AGENT_DEFAULTS.statusPort, '--status-port'), 0);
   const healthPort = check(() => portOf(v['health-port'], AGENT_DEFAULTS.healthPort, '--health-port'), 0);
@@ -97,7 +102,7 @@ export function parseAgentConfig(argv: string[], env: NodeJS.ProcessEnv): { conf
       appProbesJson: env[APP_PROBES_ENV],
       envoyBinary: v['envoy-binary'] ?? env[POD_ENV.envoyBinary],
       envoyConfigPath: v['envoy-config'] ?? AGENT_DEFAULTS.envoyConfigPath,
-      bundlePollMs: AGENT_DEFAULTS.bundlePollMs,
+      bundlePollMs,
       renewal,
     },
   };
@@ -164,6 +169,13 @@ function ttlOf(value: string | undefined): number | undefined {
 function onceTimeoutOf(value: string): number {
   const ms = parseDuration(value, '--once-timeout');
   if (ms < 100) throw new Error(`--once-timeout "${value}" must be at least 100ms`);
+  return ms;
+}
+
+function bundlePollOf(value: string | undefined): number {
+  if (value === undefined) return AGENT_DEFAULTS.bundlePollMs;
+  const ms = parseDuration(value, '--bundle-poll-interval');
+  if (ms < 100 || ms > 3_600_000) throw new Error(`--bundle-poll-interval "${value}" must be between 100ms and 1h`);
   return ms;
 }
 

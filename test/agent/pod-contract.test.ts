@@ -116,3 +116,13 @@ test('agent flags: --once-timeout and POD_IPS are checked, each with one line na
   assert.throws(() => parseAgentConfig(base, { POD_IPS: '10.0.0.1,not-an-ip' }), /POD_IPS "not-an-ip" is not an IP address/);
   assert.match(AGENT_USAGE, /--once-timeout DURATION .*\n.*default 2m/);
 });
+
+test('agent flags: --bundle-poll-interval sets how often the bundle file is re-read, within bounds', () => {
+  const base = ['--ca-addr', 'ca:15012', '--namespace', 'shop', '--service-account', 'web'];
+  const of = (...extra: string[]) => (parseAgentConfig([...base, ...extra], {}) as any).config.bundlePollMs;
+  assert.equal(of(), 5000, 'default 5s');
+  assert.equal(of('--bundle-poll-interval', '500ms'), 500);
+  assert.throws(() => of('--bundle-poll-interval', '10ms'), /^Error: --bundle-poll-interval "10ms" must be between 100ms and 1h$/);
+  assert.throws(() => of('--bundle-poll-interval', '2h'), /must be between 100ms and 1h/);
+  assert.match(AGENT_USAGE, /--bundle-poll-interval DURATION\n.*default\n.*5s;/);
+});

@@ -17,7 +17,9 @@ import { anchorOf, certsOf, SdsFollower } from './sds-follower.js';
  * every peer trust the new root before anything chains to it, whenever its own renewal happens to fall.
  */
 const TTL = '10s';
-const PROPAGATION = '8s';
+// Above the agents' bundle poll below, so each sees the new root before it signs.
+const PROPAGATION = '3s';
+const BUNDLE_POLL = '500ms';
 const HANDSHAKE_EVERY_MS = 400;
 const STEPS = ['prepare', 'published', 'activate', 'retire', 'idle'] as const;
 
@@ -55,6 +57,7 @@ test('meshid ca rotate-root --wait under two running agents: every mTLS handshak
     const proc = children.start(`agent ${sa}`, [
       'agent', '--ca-addr', caUrl, '--ca-root', trustBundle, '--token-file', tokenFile, '--namespace', ns, '--service-account', sa,
       '--trust-domain', 'cluster.local', '--sds-socket', socket, '--cert-ttl', TTL, '--status-port', '0', '--health-port', '0',
+      '--bundle-poll-interval', BUNDLE_POLL,
     ]);
     await proc.until(() => existsSync(socket), 'its SDS socket');
     const sds = new SdsFollower(proc.name, socket);
