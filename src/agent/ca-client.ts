@@ -42,9 +42,25 @@ const MAX_RESPONSE_BYTES = 256 * 1024;
 
 /** An error from the CA exchange; `transient` ones (no answer, 5xx, 429) are worth retrying soon. */
 export class CaError extends MeshidError {
-  constructor(code: string, message: string, readonly transient: boolean) {
+  /** How long the CA asked to be left alone (its Retry-After), when it said. */
+  readonly retryAfterMs?: number;
+
+  constructor(code: string, message: string, readonly transient: boolean, retryAfterMs?: number) {
     super(code, message, 502);
+    if (retryAfterMs !== undefined) this.retryAfterMs = retryAfterMs;
   }
+}
+
+/** Longer than any Retry-After a CA has a reason to send; a larger one is taken as this. */
+const MAX_RETRY_AFTER_MS = 300_000;
+
+/** Retry-After as RFC 9110 writes it, delay-seconds or an HTTP-date, in ms from `now`; undefined when absent or garbled. */
+export function parseRetryAfter(value: string | string[] | undefined, now: number): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const text = value.trim();
+  const ms = /^\d{1,10}$/.test(text) ? Number(text) * 1000 : /[a-z]/i.test(text) ? Date.parse(text) - now : Number.NaN;
+  if (!Number.isFinite(ms)) return undefined;
+  return Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS);
 }
 
 /**
@@ -55,7 +71,7 @@ export async function requestCertificate(opts: CaClientOptions, req: CaRequest):
   const url = new URL('/v1/certificates', opts.caUrl);
   const body = JSON.stringify(req.ttlSeconds === undefined ? { csr: req.csrPem } : { csr: req.csrPem, ttlSeconds: req.ttlSeconds });
   const agent = agentFor(await opts.trustedRoots());
-  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+  const { status, text, retryAfter } = await new Promise<{ status: number; text: string; retryAfter?: string | string[] }>((resolve, reject) => {
     const r = request(
       url,
       {
@@ -73,7 +89,7 @@ export async function requestCertificate(opts: CaClientOptions, req: CaRequest):
             r.destroy(new CaError('ca_response_too_large', `the CA at ${url.origin} sent more than ${MAX_RESPONSE_BYTES} bytes`, true));
           } else chunks.push(c);
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), retryAfter: res.headers['retry-after'] }));
         res.on('error', reject);
       },
     );
@@ -86,7 +102,7 @@ export async function requestCertificate(opts: CaClientOptions, req: CaRequest):
     const e = (json as { error?: { code?: unknown; message?: unknown } } | null)?.error;
     const code = typeof e?.code === 'string' ? truncate(e.code, 64) : `http_${status}`;
     const message = typeof e?.message === 'string' ? truncate(e.message, 300) : 'no error message';
-    throw new CaError(code, `the CA refused the request (HTTP ${status}, ${code}): ${message}`, status >= 500 || status === 429);
+    throw new CaError(code, `the CA refused the request (HTTP ${status}, ${code}): ${message}`, status >= 500 || status === 429, parseRetryAfter(retryAfter, Date.now()));
   }
   if (json === null || typeof json !== 'object') throw new CaError('invalid_ca_response', `the CA at ${url.origin} answered 200 with a body that is not a JSON object`, true);
   return json as IssuedResponse;

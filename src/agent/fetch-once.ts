@@ -7,7 +7,7 @@ import { CaError } from './ca-client.js';
 import { AGENT_DEFAULTS, type AgentConfig } from './config.js';
 import { writeSvidFiles } from './files.js';
 import { ProblemLog } from './problem-log.js';
-import { retryDelay, type BackoffPolicy } from './rotation.js';
+import { retryAfterDelay, retryDelay, type BackoffPolicy } from './rotation.js';
 import { CA_TIMEOUT_MS, svidFetcherFor, type FetchSvid } from './svid-fetch.js';
 import type { Svid } from './svid.js';
 import { SvidStore } from './svid-store.js';
@@ -47,7 +47,8 @@ export async function fetchOnce(config: AgentConfig, deps: FetchOnceDeps = {}): 
       if (!worthWaitingFor(err)) throw err;
       const left = deadline - clock.now();
       if (left <= 0) throw new MeshidError(err.code, `no SVID within ${formatDuration(timeoutMs)} (--once-timeout): ${err.message}`, 503);
-      const delay = Math.min(retryDelay(attempt, random(), 0, null, deps.backoff), left);
+      const asked = err instanceof CaError ? err.retryAfterMs : undefined;
+      const delay = Math.min(asked === undefined ? retryDelay(attempt, random(), 0, null, deps.backoff) : retryAfterDelay(asked, random(), 0, null), left);
       problems.report(err.code, err.message, { retryInMs: delay });
       await new Promise<void>((resolve) => timers.after(delay, resolve));
     }

@@ -1,9 +1,10 @@
 import type { Clock } from '../common/clock.js';
 import { isMeshidError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
+import { CaError } from './ca-client.js';
 import type { AgentMetrics } from './metrics.js';
 import type { ProblemLog } from './problem-log.js';
-import { renewalTime, retryDelay, DEFAULT_BACKOFF, DEFAULT_RENEWAL, type BackoffPolicy, type RenewalPolicy } from './rotation.js';
+import { renewalTime, retryAfterDelay, retryDelay, DEFAULT_BACKOFF, DEFAULT_RENEWAL, type BackoffPolicy, type RenewalPolicy } from './rotation.js';
 import type { FetchSvid } from './svid-fetch.js';
 import type { Svid } from './svid.js';
 import type { SvidStore } from './svid-store.js';
@@ -73,7 +74,12 @@ export class Renewer {
       const code = isMeshidError(err) ? err.code : 'unexpected_error';
       metrics.renewals.inc({ result: code });
       const held = store.current();
-      const delay = retryDelay(this.failures++, this.o.random(), clock.now(), held?.notAfter ?? null, this.o.backoff ?? DEFAULT_BACKOFF);
+      const notAfter = held?.notAfter ?? null;
+      const asked = err instanceof CaError ? err.retryAfterMs : undefined;
+      const attempt = this.failures++;
+      const delay = asked === undefined
+        ? retryDelay(attempt, this.o.random(), clock.now(), notAfter, this.o.backoff ?? DEFAULT_BACKOFF)
+        : retryAfterDelay(asked, this.o.random(), clock.now(), notAfter);
       const reason = err instanceof Error ? err.message : String(err);
       problems.report(
         code, reason,

@@ -55,3 +55,14 @@ export function retryDelay(attempt: number, random: number, now: number, notAfte
   if (notAfter === null || notAfter <= now) return delay;
   return Math.max(Math.min(delay, Math.floor((notAfter - now) / 2)), Math.min(policy.baseMs, notAfter - now));
 }
+
+/**
+ * Delay before a retry the CA asked to hold off (Retry-After): between once and twice what it asked, so a burst
+ * it shed comes back spread out rather than all at once; while an SVID is held, no later than half its remaining
+ * life allows, but never sooner than the CA asked.
+ */
+export function retryAfterDelay(askedMs: number, random: number, now: number, notAfter: number | null): number {
+  const wait = Math.floor(askedMs * (1 + random));
+  if (notAfter === null || notAfter <= now) return wait;
+  return Math.min(wait, Math.max(askedMs, Math.floor((notAfter - now) / 2)));
+}

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../common/clock.js';
-import { MeshidError } from '../common/errors.js';
+import { errorBody, MeshidError } from '../common/errors.js';
 import { classifyError, parseJsonBody } from '../common/http-errors.js';
 import { fieldByFieldLogger, type Logger } from '../common/log.js';
 import { decorateStartTime, markStart, secondsSinceStart } from '../common/request-timer.js';
@@ -10,6 +10,7 @@ import type { TokenVerifier } from './auth/verifier.js';
 import { issueWorkloadCertificate, type IssueRequest, type IssuedCertificate } from './issue.js';
 import type { CaMaterial } from './material.js';
 import type { CaMetrics } from './metrics.js';
+import type { InFlightLimit } from './overload.js';
 import type { TtlPolicy } from './ttl.js';
 
 declare module 'fastify' {
@@ -29,6 +30,7 @@ export interface CaApiDeps {
   metrics: CaMetrics;
   /** The audit log: one line per request, never a key, token or CSR. */
   audit: Logger;
+  limit: InFlightLimit;
 }
 
 /** A CSR is ~1 KB (RSA-4096 under 2 KB); anything far larger is not a certificate request. */
@@ -50,6 +52,7 @@ export function registerCaApi(app: FastifyInstance, deps: CaApiDeps): void {
   const audit = fieldByFieldLogger(deps.audit);
   const issuedCount = deps.metrics.issued.labels('issued');
   const issuedLatency = deps.metrics.latency.labels('issued');
+  const overloaded = deps.metrics.issued.labels('ca_overloaded');
   // A scope of its own, so the JSON parser below serves this route only.
   void app.register(async (scope) => {
     // A request field rather than a WeakMap: a WeakMap entry per request costs the GC more than the rest of the bookkeeping.
@@ -71,8 +74,17 @@ export function registerCaApi(app: FastifyInstance, deps: CaApiDeps): void {
         bodyLimit: CA_BODY_LIMIT,
         // No response schema: the handler sends responseJson's string (the CA's chain and bundle pre-serialized once).
         schema: { body: bodySchema },
-        onRequest: (req, _reply, done) => {
+        onRequest: (req, reply, done) => {
           markStart(req);
+          if (!deps.limit.tryAcquire()) {
+            // Not audited line by line: a shed burst would flood the log; the counter says how many.
+            overloaded.inc();
+            const wait = deps.limit.retryAfterSeconds();
+            void reply.code(429).header('retry-after', String(wait))
+              .send(errorBody('ca_overloaded', `the CA is answering ${deps.limit.limit} requests already; retry in ${wait}s (Retry-After)`));
+            return;
+          }
+          reply.raw.once('close', () => deps.limit.release());
           done();
         },
         // Runs for every refusal, including bodies that fail the schema before the handler sees them.

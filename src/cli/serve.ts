@@ -8,10 +8,12 @@ import { parseFlags, UsageError, type Io } from './run.js';
 const USAGE = `usage: meshid serve [--local] [--data-dir DIR] [--trust-domain TD] [--listen-address IP] [--webhook-port N]
                     [--ca-port N] [--monitoring-port N] [--proxy-image IMAGE] [--workload-cert-ttl 24h]
                     [--max-workload-cert-ttl 7d] [--bundle-propagation-delay 5m] [--kubeconfig FILE]
-                    [--token-verifier jwks|tokenreview] [--require-bound-pod]
+                    [--token-verifier jwks|tokenreview] [--require-bound-pod] [--ca-max-in-flight N]
   Runs the control plane: CA API (${SERVE_DEFAULTS['ca-port']}), injection webhook (${SERVE_DEFAULTS['webhook-port']}), metrics and health (${SERVE_DEFAULTS['monitoring-port']}).
   --listen-address IP     where all three listen (default ${DEFAULT_LISTEN_ADDRESS}, every interface, IPv4 and IPv6; 0.0.0.0
                           if the host has no IPv6); 127.0.0.1 keeps them on this machine
+  --ca-max-in-flight N    CA requests answered at once (default ${SERVE_DEFAULTS['ca-max-in-flight']}); past it a request gets 429 with
+                          Retry-After right away, which agents honour, instead of waiting until it times out
   --proxy-image IMAGE     the image the injector writes for meshid-init and meshid-proxy (env ${PROXY_IMAGE_ENV};
                           default ${DEFAULT_MESHID_IMAGE}); a pod's sidecar.meshid.io/proxyImage annotation still wins
   --local keeps the CA material and the token issuer in DIR (default ${SERVE_DEFAULTS['data-dir']}); no cluster needed.
@@ -29,7 +31,7 @@ const OPTIONS = {
   'data-dir': str, 'trust-domain': str, 'webhook-port': str, 'ca-port': str, 'monitoring-port': str,
   'workload-cert-ttl': str, 'max-workload-cert-ttl': str, 'bundle-propagation-delay': str,
   kubeconfig: str, 'token-verifier': str, 'require-bound-pod': { type: 'boolean' },
-  'listen-address': str, 'proxy-image': str,
+  'listen-address': str, 'proxy-image': str, 'ca-max-in-flight': str,
 } as const;
 
 export async function serveCommand(argv: string[], io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {

@@ -28,6 +28,8 @@ export interface ServeConfig {
   requireBoundPod: boolean;
   /** An IP literal; undefined means the default, `::`, which falls back to 0.0.0.0 where IPv6 is missing. */
   listenAddress?: string;
+  /** Past this many CA requests in flight, more are answered at once with 429 and Retry-After. */
+  caMaxInFlight: number;
   /** What the injector writes for both injected containers (the pod's proxyImage annotation still wins). */
   proxyImage: string;
 }
@@ -42,6 +44,7 @@ export const SERVE_DEFAULTS = {
   'max-workload-cert-ttl': '7d',
   'bundle-propagation-delay': '5m',
   'token-verifier': 'jwks',
+  'ca-max-in-flight': '1000',
 } as const;
 
 export type ServeFlags = {
@@ -82,6 +85,8 @@ export function parseServeConfig(flags: ServeFlags): ServeConfig {
   if (listenAddress !== undefined && isIP(listenAddress) === 0) {
     problems.push(`--listen-address ${JSON.stringify(listenAddress.slice(0, 64))} must be an IP address such as ${DEFAULT_LISTEN_ADDRESS}, 0.0.0.0 or 127.0.0.1`);
   }
+  const maxInFlight = get('ca-max-in-flight');
+  if (!/^\d{1,7}$/.test(maxInFlight) || Number(maxInFlight) < 1) problems.push(`--ca-max-in-flight "${maxInFlight.slice(0, 32)}" must be a whole number of requests, at least 1`);
   const proxyImage = parseImage(flags['proxy-image'] ?? DEFAULT_MESHID_IMAGE);
   if (!proxyImage.ok) problems.push(`--proxy-image (or $${PROXY_IMAGE_ENV}): ${proxyImage.reason}`);
   const config: ServeConfig = {
@@ -98,6 +103,7 @@ export function parseServeConfig(flags: ServeFlags): ServeConfig {
     tokenVerifier: tokenVerifier as TokenVerifierKind,
     requireBoundPod: flags['require-bound-pod'] === true,
     listenAddress,
+    caMaxInFlight: Number(maxInFlight) || 1,
     proxyImage: proxyImage.ok ? proxyImage.value : DEFAULT_MESHID_IMAGE,
   };
   if (config.workloadCertTtlMs && config.workloadCertTtlMs < MIN_CERT_TTL_MS) problems.push(`--workload-cert-ttl must be at least ${formatDuration(MIN_CERT_TTL_MS)}`);

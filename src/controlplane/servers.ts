@@ -1,6 +1,7 @@
 import { fastify, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { registerCaApi } from '../ca/api.js';
+import { InFlightLimit } from '../ca/overload.js';
 import type { CertificateAuthority } from '../ca/authority.js';
 import type { TokenVerifier } from '../ca/auth/verifier.js';
 import type { CaMetrics } from '../ca/metrics.js';
@@ -48,6 +49,7 @@ export function httpsServers(o: HttpsServersOptions): HttpsServers {
     authority, verifier: o.verifier, trustDomain: cfg.trustDomain, clock, random, metrics: o.metrics,
     ttl: { defaultMs: cfg.workloadCertTtlMs, maxMs: cfg.maxWorkloadCertTtlMs },
     audit: logger.child({ audit: true }),
+    limit: new InFlightLimit(cfg.caMaxInFlight, clock),
   });
   const webhookApp = fastify({ https: { key: cert.key, cert: cert.cert }, logger: false });
   installErrorHandling(webhookApp, logger);
