@@ -38,6 +38,8 @@ export function issuanceRequest(token: string, csrPem: string, close = false): B
 export interface Response {
   status: number;
   body: Buffer;
+  /** The Retry-After header in seconds, when the server sent one as delay-seconds. */
+  retryAfterS?: number;
 }
 
 /** One HTTPS connection carrying one request at a time. */
@@ -80,7 +82,8 @@ export class Connection {
     if (!length) return this.fail(new Error(`a response without content-length: ${head.slice(0, 200)}`));
     const end = headEnd + 4 + Number(length[1]);
     if (this.buf.length < end) return;
-    const response = { status: Number(head.slice(9, 12)), body: this.buf.subarray(headEnd + 4, end) };
+    const retryAfter = /\r\nretry-after: *(\d+)/i.exec(head);
+    const response = { status: Number(head.slice(9, 12)), body: this.buf.subarray(headEnd + 4, end), retryAfterS: retryAfter ? Number(retryAfter[1]) : undefined };
     this.buf = Buffer.alloc(0);
     const w = this.waiting;
     this.waiting = null;

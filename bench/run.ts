@@ -1,6 +1,7 @@
 import { benchAgent } from './agent.js';
 import { benchCa } from './ca.js';
 import { benchCaBurst } from './ca-burst.js';
+import { benchCaOverload } from './ca-overload.js';
 import { benchInjector } from './injector.js';
 import { printFigures, type Figure } from './figures.js';
 
@@ -8,6 +9,7 @@ import { printFigures, type Figure } from './figures.js';
 const suites: Array<[string, () => Promise<Figure[]>]> = [
   ['CA issuance', benchCa],
   ['CA issuance burst', benchCaBurst],
+  ['CA overload', benchCaOverload],
   ['Injector', benchInjector],
   ['Agent', benchAgent],
 ];
