@@ -3,7 +3,7 @@ import { MAX_VALUE_LENGTH } from './values.js';
 /** Generic checks for an untrusted parsed object: types, closed field sets, bounded lists. */
 
 export const MAX_LIST = 1000;
-/** Problems kept per object: enough to fix a file in one pass, few enough that a hostile one costs nothing. */
+/** Problems kept per object: enough to fix a file in one pass; the rest are counted (the object is small). */
 export const MAX_PROBLEMS = 20;
 
 export class Problems {
@@ -13,11 +13,6 @@ export class Problems {
   add(path: string, message: string): void {
     if (this.list.length < MAX_PROBLEMS) this.list.push(`${path}: ${message}`);
     else this.dropped++;
-  }
-
-  /** Once full, walking further would only count; the callers stop early. */
-  get full(): boolean {
-    return this.list.length >= MAX_PROBLEMS;
   }
 
   get any(): boolean {
@@ -80,7 +75,6 @@ export function stringList(v: unknown, path: string, p: Problems, check: (s: str
   if (!items) return undefined;
   const out: string[] = [];
   items.forEach((item, i) => {
-    if (p.full) return;
     const at = `${path}[${i}]`;
     if (typeof item !== 'string') return p.add(at, `must be a string, not ${typeName(item)}`);
     if (item.length > MAX_VALUE_LENGTH) return p.add(at, `is longer than ${MAX_VALUE_LENGTH} characters`);

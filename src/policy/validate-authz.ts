@@ -34,7 +34,7 @@ function fields<T extends object>(v: unknown, path: string, p: Problems, checks:
   const out: Partial<T> = {};
   const before = p.list.length;
   for (const name of names) {
-    if (obj[name] === undefined || p.full) continue;
+    if (obj[name] === undefined) continue;
     const values = stringList(obj[name], `${path}.${name}`, p, checks[name]);
     if (values) (out as Record<string, string[]>)[name] = values;
   }
@@ -49,7 +49,6 @@ function clauses<T extends object>(v: unknown, path: string, p: Problems, key: '
   if (items.length === 0) p.add(path, 'must not be empty (leave it out to match any)');
   const out: Array<Record<string, T>> = [];
   items.forEach((item, i) => {
-    if (p.full) return;
     const at = `${path}[${i}]`;
     const clause = record(item, at, p, [key]);
     if (!clause) return;
@@ -77,7 +76,6 @@ export function validateAuthorizationPolicySpec(spec: Json, p: Problems): Author
   if (!rules) return out;
   out.rules = [];
   rules.forEach((r, i) => {
-    if (p.full) return;
     const at = `spec.rules[${i}]`;
     const rule = record(r, at, p, RULE_FIELDS, ISTIO_ONLY.rule);
     if (!rule) return;

@@ -39,7 +39,6 @@ export function validatePeerAuthenticationSpec(spec: Json, p: Problems): PeerAut
     else if (entries.length && !selector) p.add(at, 'needs a selector: port-level modes apply to selected workloads only (as in Istio)');
     const ports: Record<string, { mode: Mode }> = {};
     for (const [port, value] of entries.slice(0, MAX_PORTS)) {
-      if (p.full) break;
       const here = `${at}[${quote(port)}]`;
       if (portProblem(port)) {
         p.add(here, `${quote(port)} ${portProblem(port)}`);
