@@ -33,7 +33,6 @@ export function checkPolicyYaml(text: string): CheckReport {
     report.lines.push(line);
     report.problems++;
   };
-  let objects = 0;
   docs.forEach((doc, i) => {
     const where = `document ${i + 1}`;
     if (doc.errors[0]) return problem(`${where}: not YAML: ${doc.errors[0].message.split('\n')[0]}`);
@@ -45,12 +44,9 @@ export function checkPolicyYaml(text: string): CheckReport {
     }
     if (obj === null || obj === undefined) return;
     const items = isRecord(obj) && obj.kind === 'List' && Array.isArray(obj.items) ? obj.items.map((item, j) => [`${where} item ${j + 1}`, item] as const) : [[where, obj] as const];
-    for (const [at, item] of items) {
-      objects++;
-      checkObject(at, item, report, problem);
-    }
+    for (const [at, item] of items) checkObject(at, item, report, problem);
   });
-  if (objects === 0) problem('no objects found');
+  if (report.lines.length === 0) problem('no objects found');
   return report;
 }
 
