@@ -39,8 +39,12 @@ export function typeName(v: unknown): string {
 
 /** A value as it is quoted in a message: short, and always one line. */
 export function quote(v: string): string {
-  const s = JSON.stringify(v.length > 80 ? `${v.slice(0, 77)}...` : v);
-  return s;
+  return JSON.stringify(v.length > 80 ? `${v.slice(0, 77)}...` : v);
+}
+
+/** `path.key` for a plain name; any other key (a newline, a 60 KB key) is quoted, so a message stays one line. */
+export function fieldPath(path: string, key: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(key) ? `${path}.${key}` : `${path}[${quote(key)}]`;
 }
 
 /** An object with only `allowed` keys; Istio fields meshid does not implement get their own message. */
@@ -51,8 +55,8 @@ export function record(v: unknown, path: string, p: Problems, allowed: readonly 
   }
   for (const key of Object.keys(v)) {
     if (allowed.includes(key)) continue;
-    if (unsupported.includes(key)) p.add(`${path}.${key}`, 'is an Istio field meshid does not support');
-    else p.add(`${path}.${key}`, `is not a field here (expected ${allowed.join(', ')})`);
+    if (unsupported.includes(key)) p.add(fieldPath(path, key), 'is an Istio field meshid does not support');
+    else p.add(fieldPath(path, key), `is not a field here (expected ${allowed.join(', ')})`);
   }
   return v;
 }

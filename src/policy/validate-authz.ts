@@ -26,7 +26,7 @@ const ISTIO_ONLY = {
   operation: ['hosts', 'notHosts'],
 };
 
-/** The fields of `entry` (a source or operation) as `checks` allows; `undefined` if it has none (Istio refuses that). */
+/** A source or operation: the fields `checks` knows, each value checked; one with none set is refused, as Istio does. */
 function fields<T extends object>(v: unknown, path: string, p: Problems, checks: Record<keyof T, (s: string) => string | undefined>, istioOnly: string[]): T | undefined {
   const names = Object.keys(checks) as Array<keyof T & string>;
   const obj = record(v, path, p, names, istioOnly);

@@ -55,6 +55,7 @@ const INVALID: Array<[string, unknown, string[]]> = [
   ['no name, a bad namespace', { apiVersion: 'security.meshid.io/v1', kind: 'AuthorizationPolicy', metadata: { namespace: 'Default' } }, ['metadata.name: is required', 'metadata.namespace: "Default" is not a namespace name']],
   ['metadata of the wrong type', { apiVersion: 'security.meshid.io/v1', kind: 'AuthorizationPolicy', metadata: 'x' }, ['metadata: must be an object, not a string']],
   ['not an object at all', 'AuthorizationPolicy', ['object: must be an object, not a string']],
+  ['a field name that would break the line', authz('default', 'p', { 'a\nb': 1 }), ['spec["a\\nb"]: is not a field here (expected selector, action, rules)']],
   ['__proto__ as a field', { ...authz('default', 'p', {}), spec: JSON.parse('{"__proto__": {"rules": []}}') }, ['spec.__proto__: is not a field here (expected selector, action, rules)']],
 ];
 
