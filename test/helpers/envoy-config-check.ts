@@ -11,12 +11,25 @@ export const ENVOY_CONFIG_PROTOS = [
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
 ];
 
+/** The protos of the RBAC filters the policy code generates for listeners. */
+export const ENVOY_RBAC_PROTOS = [
+  'envoy/extensions/filters/network/rbac/v3/rbac.proto',
+  'envoy/extensions/filters/http/rbac/v3/rbac.proto',
+];
+
 export const BOOTSTRAP_TYPE = 'envoy.config.bootstrap.v3.Bootstrap';
 
 /** Every problem Envoy would refuse `bootstrap` for, each with its path (`bootstrap.static_resources...`). */
 export function bootstrapProblems(defs: PackageDefinition, bootstrap: unknown): string[] {
   const problems: string[] = [];
   check(defs, BOOTSTRAP_TYPE, bootstrap, 'bootstrap', problems);
+  return problems;
+}
+
+/** Every problem Envoy would refuse a listener filter for: its typed_config walked as the Any it is. */
+export function filterProblems(defs: PackageDefinition, filter: { name: string; typed_config: unknown }, path: string): string[] {
+  const problems: string[] = [];
+  check(defs, 'google.protobuf.Any', filter.typed_config, `${path}(${filter.name})`, problems);
   return problems;
 }
 

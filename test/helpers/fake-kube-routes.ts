@@ -1,5 +1,6 @@
 /** Routing and naming for FakeKube: which object a path names, and the RBAC verb of a request. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { POLICY_API_VERSION, POLICY_KINDS } from '../../src/policy/api.js';
 
 export type KubeObject = { apiVersion?: string; kind?: string; metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string; [k: string]: unknown }; [k: string]: unknown };
 export interface Target { group: string; resource: string; namespace?: string; name?: string }
@@ -11,6 +12,8 @@ export const KINDS: Record<string, { kind: string; apiVersion: string }> = {
   pods: { kind: 'Pod', apiVersion: 'v1' },
   leases: { kind: 'Lease', apiVersion: 'coordination.k8s.io/v1' },
   mutatingwebhookconfigurations: { kind: 'MutatingWebhookConfiguration', apiVersion: 'admissionregistration.k8s.io/v1' },
+  [POLICY_KINDS.PeerAuthentication.plural]: { kind: 'PeerAuthentication', apiVersion: POLICY_API_VERSION },
+  [POLICY_KINDS.AuthorizationPolicy.plural]: { kind: 'AuthorizationPolicy', apiVersion: POLICY_API_VERSION },
 };
 /** The label the API server puts on every Namespace. */
 export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';

@@ -48,11 +48,16 @@ describe('install manifests', () => {
   });
 
   it('every YAML file in manifests/ is part of the kustomization', () => {
-    const k = parseAllDocuments(readFileSync(join(DIR, 'kustomization.yaml'), 'utf8'))[0]!.toJS() as { resources: string[]; configurations?: string[] };
-    const listed = [...k.resources, ...(k.configurations ?? [])];
-    const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
-    assert.deepEqual(files.filter((f) => !listed.includes(f)), []);
-    assert.ok(listed.includes('webhook/'), 'the webhook configuration directory is included');
+    const unlisted = (dir: string): string[] => {
+      const k = parseAllDocuments(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'))[0]!.toJS() as { resources: string[]; configurations?: string[] };
+      const listed = [...k.resources, ...(k.configurations ?? [])];
+      const files = readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
+      const subdirs = listed.filter((r) => r.endsWith('/'));
+      return [...files.filter((f) => !listed.includes(f)).map((f) => join(dir, f)), ...subdirs.flatMap((d) => unlisted(join(dir, d)))];
+    };
+    assert.deepEqual(unlisted(DIR), []);
+    const top = readFileSync(join(DIR, 'kustomization.yaml'), 'utf8');
+    for (const d of ['webhook/', 'crds/']) assert.match(top, new RegExp(`- ${d}\\n`), `${d} is included`);
   });
 
   it('matches the interface contract: namespace, account, ports, probes, replicas, command', () => {

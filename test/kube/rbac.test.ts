@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { CustomObjectsApi } from '@kubernetes/client-node';
 import { ManualClock } from '../../src/common/clock.js';
 import { BundleReconciler } from '../../src/kube/bundle-reconciler.js';
 import { createKubeClients } from '../../src/kube/client.js';
 import { clusterIssuer, clusterJwksFetcher } from '../../src/kube/cluster-oidc.js';
 import { LeaderElector } from '../../src/kube/leader.js';
+import { POLICY_GROUP, POLICY_KINDS, POLICY_VERSION } from '../../src/policy/api.js';
 import { PodBoundVerifier } from '../../src/kube/pod-check.js';
 import { SecretCaStore } from '../../src/kube/secret-store.js';
 import { TokenReviewVerifier } from '../../src/kube/token-review.js';
@@ -94,6 +96,18 @@ describe('RBAC in manifests/ against every call src/kube makes', () => {
     await clusterIssuer(k.wellKnown);
     await clusterJwksFetcher(k.openid)();
 
+    // The mesh view's reads of the policy CRDs (list + watch of every namespace, get of one), made here through the
+    // client with the group and plurals src/policy/api.ts defines, as the control plane's watches make them.
+    const custom = k.config.makeApiClient(CustomObjectsApi);
+    for (const { plural } of Object.values(POLICY_KINDS)) {
+      fake.put(plural, { metadata: { name: 'p', namespace: 'shop' }, spec: {} });
+      await custom.listClusterCustomObject({ group: POLICY_GROUP, version: POLICY_VERSION, plural });
+      await custom.getNamespacedCustomObject({ group: POLICY_GROUP, version: POLICY_VERSION, namespace: 'shop', plural, name: 'p' });
+      const req = await k.watch.watch(`/apis/${POLICY_GROUP}/${POLICY_VERSION}/${plural}`, {}, () => {}, () => {});
+      await waitFor(() => fake.calls.some((c) => c.verb === 'watch' && c.resource === plural));
+      req.abort();
+    }
+
     await waitFor(() => fake.calls.some((c) => c.verb === 'watch' && c.resource === 'secrets' && c.name === 'cacerts'));
     stopWatch();
     reconciler.stop();
@@ -139,6 +153,7 @@ describe('RBAC in manifests/ against every call src/kube makes', () => {
       'create coordination.k8s.io/leases in meshid-system', 'update coordination.k8s.io/leases in meshid-system name=meshid-leader',
       'create authentication.k8s.io/tokenreviews (all namespaces)', 'get core/pods in shop name=cart-0',
       'patch admissionregistration.k8s.io/mutatingwebhookconfigurations (all namespaces) name=meshid-sidecar-injector', 'get /openid/v1/jwks',
+      ...Object.values(POLICY_KINDS).flatMap(({ plural }) => [`list ${POLICY_GROUP}/${plural} (all namespaces)`, `watch ${POLICY_GROUP}/${plural} (all namespaces)`, `get ${POLICY_GROUP}/${plural} in shop name=p`]),
     ]) assert.ok(kinds.has(expected), `expected the scenario to make: ${expected}\nmade:\n${[...kinds].join('\n')}`);
   });
 
@@ -171,5 +186,7 @@ describe('RBAC in manifests/ against every call src/kube makes', () => {
     refuse({ verb: 'delete', group: '', resource: 'configmaps', namespace: 'shop', name: 'meshid-ca-root-cert' });
     refuse({ verb: 'patch', group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', name: 'other' });
     refuse({ verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: 'kube-system', name: 'meshid-leader' });
+    refuse({ verb: 'update', group: POLICY_GROUP, resource: POLICY_KINDS.AuthorizationPolicy.plural, namespace: 'shop', name: 'p' });
+    refuse({ verb: 'delete', group: POLICY_GROUP, resource: POLICY_KINDS.PeerAuthentication.plural, namespace: 'shop', name: 'p' });
   });
 });
