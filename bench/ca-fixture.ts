@@ -81,7 +81,7 @@ export interface ServeChild {
 
 /** `meshid serve --local` as a child process, on free ports; resolves once it says it is ready. */
 export async function startServe(dataDir: string): Promise<ServeChild> {
-  const child = spawn(process.execPath, [MAIN, 'serve', '--local', '--data-dir', dataDir, '--ca-port', '0', '--webhook-port', '0', '--monitoring-port', '0'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [MAIN, 'serve', '--local', '--data-dir', dataDir, '--ca-port', '0', '--istio-ca-port', '0', '--webhook-port', '0', '--monitoring-port', '0'], { stdio: ['ignore', 'pipe', 'ignore'] });
   const line = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (c) => { out += c; if (out.includes('\n')) resolve(out); });

@@ -146,7 +146,7 @@ function randomPool(random: (n: number) => Buffer, size = 4096): (n: number) => 
   };
 }
 
-function bearerToken(header: string | undefined): string {
+export function bearerToken(header: string | undefined): string {
   if (!header) throw new MeshidError('token_missing', 'send the ServiceAccount token as "Authorization: Bearer <token>"', 401);
   const m = /^Bearer ([^\s]+)$/i.exec(header);
   if (!m) throw new MeshidError('token_malformed', 'the Authorization header must be "Bearer <token>"', 401);

@@ -8,7 +8,7 @@ import { postJson, send } from '../helpers/http.js';
 import { tempDir } from '../helpers/openssl.js';
 import { reviewFor, typicalPod } from '../injector/support.js';
 
-const FREE_PORTS = ['--ca-port', '0', '--webhook-port', '0', '--monitoring-port', '0'];
+const FREE_PORTS = ['--ca-port', '0', '--istio-ca-port', '0', '--webhook-port', '0', '--monitoring-port', '0'];
 
 async function serveLocal(t: { after(fn: () => unknown): void }, args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServeChild & { roots: string; urls: Record<'ca' | 'webhook' | 'monitoring', URL> }> {
   const dataDir = await tempDir('cli-listen-');

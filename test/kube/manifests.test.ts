@@ -62,7 +62,7 @@ describe('install manifests', () => {
     assert.equal(deployment.spec.replicas, 2);
     assert.equal(pod.serviceAccountName, 'meshid');
     assert.deepEqual(container.args, ['serve']);
-    assert.deepEqual(container.ports.map((p: { containerPort: number }) => p.containerPort).sort(), [15012, 15014, 15017]);
+    assert.deepEqual(container.ports.map((p: { containerPort: number }) => p.containerPort).sort(), [15012, 15013, 15014, 15017]);
     const port = (name: string) => container.ports.find((p: { name: string }) => p.name === name).containerPort;
     assert.deepEqual([container.livenessProbe.httpGet.path, port(container.livenessProbe.httpGet.port)], ['/healthz', 15014]);
     assert.deepEqual([container.readinessProbe.httpGet.path, port(container.readinessProbe.httpGet.port)], ['/readyz', 15014]);
@@ -72,7 +72,7 @@ describe('install manifests', () => {
 
     const service = find(rendered, 'Service', 'meshid');
     const targets = Object.fromEntries(service.spec.ports.map((p: { port: number; targetPort: string }) => [p.port, port(p.targetPort)]));
-    assert.deepEqual(targets, { 443: 15017, 15012: 15012, 15014: 15014 });
+    assert.deepEqual(targets, { 443: 15017, 15012: 15012, 15013: 15013, 15014: 15014 });
     assert.deepEqual(service.spec.selector, deployment.spec.selector.matchLabels);
 
     const pdb = find(rendered, 'PodDisruptionBudget', 'meshid');

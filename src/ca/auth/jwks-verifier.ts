@@ -34,10 +34,10 @@ export class JwksVerifier implements TokenVerifier {
   constructor(opts: JwksVerifierOptions) {
     this.o = { audience: CA_AUDIENCE, clock: systemClock, minRefreshIntervalMs: 30_000, maxAgeMs: 600_000, clockToleranceSec: 5, ...opts };
     // Kubernetes signs service account tokens with RS256 or ES256; the key set's keys say which.
-    this.rules = { issuer: this.o.issuer, audience: this.o.audience, algorithms: TOKEN_ALGORITHMS, clock: this.o.clock, leewaySeconds: this.o.clockToleranceSec };
+    this.rules = { issuer: this.o.issuer, audience: [this.o.audience], algorithms: TOKEN_ALGORITHMS, clock: this.o.clock, leewaySeconds: this.o.clockToleranceSec };
   }
 
-  async verify(token: string): Promise<Caller> {
+  async verify(token: string, audiences?: readonly string[]): Promise<Caller> {
     checkTokenShape(token);
     let kid: string | undefined;
     try {
@@ -45,7 +45,7 @@ export class JwksVerifier implements TokenVerifier {
     } catch {
       throw unauthorized('token_malformed', 'the bearer token is not a JWT');
     }
-    return verifyToken(token, await this.keySetFor(kid), this.rules);
+    return verifyToken(token, await this.keySetFor(kid), audiences ? { ...this.rules, audience: audiences } : this.rules);
   }
 
   private async keySetFor(kid: string | undefined): Promise<KeySet> {
