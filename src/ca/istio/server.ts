@@ -46,7 +46,8 @@ function servingCertProvider(subscribe: ServingCertSubscribe): grpc.experimental
     addCaCertificateListener: () => {},
     removeCaCertificateListener: () => {},
     addIdentityCertificateListener(listener) {
-      stops.set(listener, subscribe((c) => listener({ certificate: Buffer.from(c.cert), privateKey: Buffer.from(c.key) })));
+      // Deferred: grpc-js registers its own watcher only after this returns, and would miss an update made during the call.
+      stops.set(listener, subscribe((c) => queueMicrotask(() => listener({ certificate: Buffer.from(c.cert), privateKey: Buffer.from(c.key) }))));
     },
     removeIdentityCertificateListener(listener) {
       stops.get(listener)?.();
