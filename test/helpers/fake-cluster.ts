@@ -163,6 +163,6 @@ export function webhookCaBundles(fake: FakeKube): Array<string | undefined> {
 }
 
 /** The trust bundle in a namespace's ConfigMap, as a workload there would read it. */
-export function publishedBundle(fake: FakeKube, namespace: string): string | undefined {
-  return (fake.get('configmaps', namespace, 'meshid-ca-root-cert')?.data as Record<string, string> | undefined)?.['root-cert.pem'];
+export function publishedBundle(fake: FakeKube, namespace: string, name = 'meshid-ca-root-cert'): string | undefined {
+  return (fake.get('configmaps', namespace, name)?.data as Record<string, string> | undefined)?.['root-cert.pem'];
 }
