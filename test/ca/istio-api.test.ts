@@ -2,7 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { connect } from 'node:tls';
 import { status } from '@grpc/grpc-js';
+import { FileCaStore } from '../../src/ca/file-store.js';
+import { makeCa } from '../helpers/ca-material.js';
+import { startLocalCa } from '../helpers/controlplane.js';
+import { waitFor } from '../helpers/wait.js';
 import { mintLocalToken } from '../../src/ca/auth/local-issuer.js';
 import { meshid, spawnServe } from '../helpers/cli.js';
 import { send } from '../helpers/http.js';
@@ -19,8 +24,7 @@ async function serveLocal(t: { after(fn: () => unknown): void }) {
   const address = /istio-ca=(\S+)/.exec(served.ready)![1]!;
   const monitoring = /monitoring=(\S+)\/metrics/.exec(served.ready)![1]!;
   const roots = await readFile(`${dataDir}/root-cert.pem`, 'utf8');
-  // As istio-agent dials CA_ADDR=meshid.meshid-system.svc:15013: the serving certificate is checked for that name.
-  const client = istioClient(address, roots, { servername: 'meshid.meshid-system.svc' });
+  const client = istioClient(address, roots);
   t.after(() => client.close());
   return { ...served, dataDir, address, monitoring, roots, client };
 }
@@ -111,4 +115,37 @@ test('refusals get the right gRPC status and a one-line message, and the next go
   assert.deepEqual(counts, Object.fromEntries(expected), 'CreateCertificate calls counted by result');
   assert.ok(!s.stderr().includes(good.split('\n')[1]!), 'no CSR in the logs');
   assert.doesNotMatch(s.stderr(), /"level":50/, 'no refusal is logged as a server error');
+});
+
+/** The certificate a TLS server presents, as a client trusting `roots` sees it. */
+function servedCert(host: string, port: number, roots: string, alpn: string): Promise<X509Certificate> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port, ca: roots, servername: 'localhost', ALPNProtocols: [alpn] }, () => {
+      resolve(new X509Certificate(socket.getPeerCertificate().raw));
+      socket.end();
+    });
+    socket.on('error', reject);
+  });
+}
+
+test('a new signing CA: the Istio CA API serves a certificate it signed, as the REST API does, without a restart', async (t) => {
+  const ca = await startLocalCa(t);
+  const [host, port] = [ca.istioCaAddress.replace(/:\d+$/, ''), Number(ca.istioCaAddress.split(':').pop())];
+  const restPort = Number(new URL(ca.caUrl).port);
+  assert.ok((await servedCert(host, port, await ca.roots(), 'h2')).checkIssued(ca.authority.current().signingCert));
+
+  const store = new FileCaStore(ca.dataDir);
+  const next = makeCa();
+  await store.write(next.files, (await store.read())!.version);
+  await waitFor(() => ca.authority.current().signingCert.fingerprint256 === next.material.signingCert.fingerprint256, { timeoutMs: 5000, what: 'the new CA loaded' });
+  const roots = next.material.roots.join('');
+  for (const [name, p, alpn] of [['Istio CA API', port, 'h2'], ['REST API', restPort, 'http/1.1']] as const) {
+    const served = await servedCert(host, p, roots, alpn);
+    assert.ok(served.checkIssued(next.material.signingCert) && served.verify(next.material.signingCert.publicKey), `${name}: signed by the new signing CA`);
+  }
+  const client = istioClient(ca.istioCaAddress, roots);
+  t.after(() => client.close());
+  const r = await client.create({ csr: istioAgentCsr('ec-p256', ID).csr }, await ca.token('shop', 'cart', { audience: 'istio-ca' }));
+  assertIssued(r, 'after the change');
+  assert.equal(r.chain.at(-1), roots, 'the new root last');
 });

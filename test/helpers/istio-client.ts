@@ -19,14 +19,16 @@ export interface IstioClient {
 }
 
 /**
- * A gRPC client of the project's proto over TLS, trusting only `roots`, as istio-agent dials CA_ADDR
- * (the serving certificate is checked against the name `servername`). A Buffer request goes out as raw bytes.
+ * A gRPC client of the project's proto over TLS, trusting only `roots`, as istio-agent dials
+ * CA_ADDR=meshid.meshid-system.svc:15013: the serving certificate is checked for `servername`, by
+ * default that Service name. A Buffer request goes out as raw bytes.
  */
 export function istioClient(address: string, roots: string, o: { servername?: string } = {}): IstioClient {
+  const servername = o.servername ?? 'meshid.meshid-system.svc';
   const service = istioCaService();
   const raw = { CreateCertificate: { ...service.CreateCertificate!, requestSerialize: (b: object) => (Buffer.isBuffer(b) ? b : service.CreateCertificate!.requestSerialize(b)) } };
   const Client = grpc.makeGenericClientConstructor(raw, 'IstioCertificateService');
-  const options: grpc.ChannelOptions = o.servername ? { 'grpc.ssl_target_name_override': o.servername, 'grpc.default_authority': o.servername } : {};
+  const options: grpc.ChannelOptions = { 'grpc.ssl_target_name_override': servername, 'grpc.default_authority': servername };
   const client = new Client(address, grpc.credentials.createSsl(Buffer.from(roots)), options);
   return {
     create(request, token, extra = {}) {
