@@ -75,6 +75,8 @@ export async function cachedFixture(name: string, alg: KeyAlgorithm, count: numb
 export interface ServeChild {
   child: ChildProcess;
   caPort: number;
+  /** host:port of the Istio CA API. */
+  istioCaAddress: string;
   monitoringUrl: string;
   stop(): Promise<void>;
 }
@@ -91,6 +93,7 @@ export async function startServe(dataDir: string): Promise<ServeChild> {
   return {
     child,
     caPort: Number(new URL(/ca=(\S+)/.exec(line)![1]!).port),
+    istioCaAddress: /istio-ca=(\S+)/.exec(line)![1]!,
     monitoringUrl: /monitoring=(\S+)\/metrics/.exec(line)![1]!,
     async stop() {
       child.kill('SIGTERM');

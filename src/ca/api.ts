@@ -132,7 +132,7 @@ function responseJson(issued: IssuedCertificate, ca: CaJson): string {
 }
 
 /** Serials draw 16 bytes per certificate; one call for many is far cheaper than a call each. */
-function randomPool(random: (n: number) => Buffer, size = 4096): (n: number) => Buffer {
+export function randomPool(random: (n: number) => Buffer, size = 4096): (n: number) => Buffer {
   let pool: Buffer = Buffer.alloc(0);
   let at = 0;
   return (n) => {

@@ -1,7 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
 import type { Clock } from '../../common/clock.js';
-import type { Logger } from '../../common/log.js';
+import { fieldByFieldLogger, type Logger } from '../../common/log.js';
+import { randomPool } from '../api.js';
 import { CA_AUDIENCE, type TokenVerifier } from '../auth/verifier.js';
 import type { CertificateAuthority } from '../authority.js';
 import { issueWorkloadCertificate } from '../issue.js';
@@ -35,6 +36,9 @@ export interface IstioCaDeps {
 export function createCertificateHandler(deps: IstioCaDeps): grpc.handleUnaryCall<DecodedRequest, IstioCertificateResponse> {
   const tails = new WeakMap<CaMaterial, string[]>();
   const issuedCount = deps.metrics.labels('issued');
+  // As the REST API does: serials drawn from a pool, audit fields censored by name without walking every field.
+  const random = randomPool(deps.random);
+  const audit = fieldByFieldLogger(deps.audit);
   return (call, callback) => {
     let spiffeId: string | undefined;
     void (async () => {
@@ -45,12 +49,12 @@ export function createCertificateHandler(deps: IstioCaDeps): grpc.handleUnaryCal
       const subject = await certificateSubject(caller, ask.impersonate, deps.impersonation);
       const ca = deps.authority.current();
       const issued = issueWorkloadCertificate({ csr: ask.csr, ttlSeconds: ask.ttlSeconds }, { ...caller, ...subject }, {
-        ca, trustDomain: deps.trustDomain, ttl: deps.ttl, now: deps.clock.now(), random: deps.random,
+        ca, trustDomain: deps.trustDomain, ttl: deps.ttl, now: deps.clock.now(), random,
       });
       let tail = tails.get(ca);
       if (!tail) tails.set(ca, (tail = chainTail(ca)));
       issuedCount.inc();
-      deps.audit.info({
+      audit.info({
         event: 'certificate_issued', api: 'istio', spiffeId: issued.spiffeId, serial: issued.serial, expiresAt: issued.expiresAt, result: 'issued',
         ...(issued.spiffeId !== spiffeId ? { impersonatedBy: spiffeId } : {}),
       }, 'issued');
@@ -59,7 +63,7 @@ export function createCertificateHandler(deps: IstioCaDeps): grpc.handleUnaryCal
       const refusal = grpcRefusal(err);
       if (refusal.result === 'internal_error') deps.logger.error({ err }, 'Istio CA call failed');
       deps.metrics.inc({ result: refusal.result });
-      deps.audit.info({ event: 'certificate_refused', api: 'istio', spiffeId, result: refusal.result }, 'refused');
+      audit.info({ event: 'certificate_refused', api: 'istio', spiffeId, result: refusal.result }, 'refused');
       callback({ code: refusal.code, details: refusal.details });
     });
   };
