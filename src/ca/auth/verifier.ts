@@ -20,3 +20,5 @@ export interface TokenVerifier {
 }
 
 export const CA_AUDIENCE = 'meshid-ca';
+/** istio-agent's default token audience (its TOKEN_AUDIENCES), which the Istio CA API accepts besides CA_AUDIENCE. */
+export const ISTIO_CA_AUDIENCE = 'istio-ca';

@@ -3,7 +3,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Clock } from '../../common/clock.js';
 import { fieldByFieldLogger, type Logger } from '../../common/log.js';
 import { randomPool } from '../api.js';
-import { CA_AUDIENCE, type TokenVerifier } from '../auth/verifier.js';
+import { CA_AUDIENCE, ISTIO_CA_AUDIENCE, type TokenVerifier } from '../auth/verifier.js';
 import type { CertificateAuthority } from '../authority.js';
 import { issueWorkloadCertificate } from '../issue.js';
 import type { CaMaterial } from '../material.js';
@@ -14,8 +14,7 @@ import type { IstioCaMetrics } from './metrics.js';
 import type { DecodedRequest, IstioCertificateResponse } from './proto.js';
 import { grpcRefusal } from './status.js';
 
-/** istio-agent's default token audience (TOKEN_AUDIENCES); meshid's own is accepted too, so one projected token serves both APIs. */
-export const ISTIO_CA_AUDIENCE = 'istio-ca';
+/** meshid's own audience is accepted too, so one projected token serves both APIs. */
 export const ISTIO_CA_AUDIENCES: readonly string[] = [CA_AUDIENCE, ISTIO_CA_AUDIENCE];
 
 export interface IstioCaDeps {
