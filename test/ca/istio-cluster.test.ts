@@ -2,8 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
+import { Registry } from 'prom-client';
+import { systemClock } from '../../src/common/clock.js';
+import { silentLogger } from '../../src/common/log.js';
+import { CLUSTER_TIMING } from '../../src/controlplane/cluster-timing.js';
 import { parseServeConfig } from '../../src/controlplane/config.js';
-import { type FakeCluster, startFakeCluster, startReplica } from '../helpers/fake-cluster.js';
+import { LeaderDuties } from '../../src/controlplane/leader-duties.js';
+import { bundleConfigMapNames } from '../../src/kube/bundle-census.js';
+import { createKubeClients } from '../../src/kube/client.js';
+import { makeCa } from '../helpers/ca-material.js';
+import { type FakeCluster, NS, startFakeCluster, startReplica } from '../helpers/fake-cluster.js';
 import { istioAgentCsr, istioClient, type IstioCallResult } from '../helpers/istio-client.js';
 import { opensslVerify } from '../helpers/openssl.js';
 import { waitFor } from '../helpers/wait.js';
@@ -107,4 +115,29 @@ test('--ca-trusted-node-accounts and --istio-compat are checked at startup with 
   assert.throws(() => parseServeConfig({ local: true, 'ca-trusted-node-accounts': 'istio-system/ztunnel', 'istio-compat': true }),
     /--ca-trusted-node-accounts, --istio-compat only apply to cluster mode/);
   assert.throws(() => parseServeConfig({ 'istio-ca-port': '-1' }), /--istio-ca-port "-1" must be a port number/);
+});
+
+test('with --istio-compat a root rotation waits for istio-ca-root-cert too: an Istio sidecar reads only that one', async (t) => {
+  const c = await startFakeCluster(t);
+  const duties = new LeaderDuties({
+    clients: createKubeClients(c.fake.kubeConfig()), namespace: NS, identity: 'meshid-0', clock: systemClock, log: silentLogger, registry: new Registry(),
+    timing: { ...CLUSTER_TIMING, leaderRetryMs: 20, watchRetryMs: 50, bundleDebounceMs: 5, bundleResyncMs: 100 }, configMapNames: bundleConfigMapNames(true),
+  });
+  t.after(() => duties.stop());
+  const [first, second] = [makeCa().material.roots.join(''), makeCa().material.roots.join('')];
+  duties.setBundle(first);
+  duties.start();
+  await waitFor(() => duties.isLeader(), { what: 'leading' });
+  const published = async (b: string) => duties.publishedEverywhere(b);
+  for (let end = Date.now() + 3000; !(await published(first)) && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(await published(first), 'published under both names');
+
+  c.fake.forbid = (call) => call.resource === 'configmaps' && call.name === 'istio-ca-root-cert' && call.verb === 'update';
+  duties.setBundle(second);
+  await waitFor(() => ['default', 'shop', NS].every((ns) => (c.fake.get('configmaps', ns, 'meshid-ca-root-cert')?.data as Record<string, string>)['root-cert.pem'] === second), { what: 'meshid-ca-root-cert updated' });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(await published(second), false, 'not published everywhere while istio-ca-root-cert still has the old bundle');
+  c.fake.forbid = () => false;
+  for (let end = Date.now() + 3000; !(await published(second)) && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(await published(second), 'published once the Istio ConfigMaps have it too (the next resync pass)');
 });
