@@ -121,6 +121,11 @@ export function parseServeConfig(flags: ServeFlags): ServeConfig {
   if (config.workloadCertTtlMs && config.maxWorkloadCertTtlMs && config.workloadCertTtlMs > config.maxWorkloadCertTtlMs) {
     problems.push(`--workload-cert-ttl (${formatDuration(config.workloadCertTtlMs)}) must not exceed --max-workload-cert-ttl (${formatDuration(config.maxWorkloadCertTtlMs)})`);
   }
+  const ports = (['webhook-port', 'ca-port', 'istio-ca-port', 'monitoring-port'] as const).map((k) => [k, get(k)] as const);
+  for (const [i, [k, v]] of ports.entries()) {
+    const same = ports.slice(i + 1).find(([, w]) => w === v && Number(v) !== 0);
+    if (same) problems.push(`--${k} and --${same[0]} are both ${v}; each server needs a port of its own (0 picks a free one)`);
+  }
   if (config.dataDir.trim() === '') problems.push('--data-dir must not be empty');
   if (flags.kubeconfig !== undefined && flags.kubeconfig.trim() === '') problems.push('--kubeconfig must not be empty (omit it to use in-cluster config or $KUBECONFIG)');
   // Said rather than ignored: someone passing these with --local expects them to do something.

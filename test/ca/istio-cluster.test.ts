@@ -115,6 +115,8 @@ test('--ca-trusted-node-accounts and --istio-compat are checked at startup with 
   assert.throws(() => parseServeConfig({ local: true, 'ca-trusted-node-accounts': 'istio-system/ztunnel', 'istio-compat': true }),
     /--ca-trusted-node-accounts, --istio-compat only apply to cluster mode/);
   assert.throws(() => parseServeConfig({ 'istio-ca-port': '-1' }), /--istio-ca-port "-1" must be a port number/);
+  assert.throws(() => parseServeConfig({ 'istio-ca-port': '15012' }), /--ca-port and --istio-ca-port are both 15012; each server needs a port of its own/);
+  assert.equal(parseServeConfig({ 'ca-port': '0', 'istio-ca-port': '0' }).istioCaPort, 0, 'several 0s are fine');
 });
 
 test('with --istio-compat a root rotation waits for istio-ca-root-cert too: an Istio sidecar reads only that one', async (t) => {
