@@ -28,6 +28,6 @@ RUN ln -s /app/dist/bin/meshid.mjs /usr/local/bin/meshid
 COPY --from=envoyproxy/envoy:v1.31-latest /usr/local/bin/envoy /usr/local/bin/envoy
 # Numeric, so Kubernetes can verify runAsNonRoot; the image's own `node` user.
 USER 1000:1000
-EXPOSE 15012 15014 15017
+EXPOSE 15012 15013 15014 15017
 ENTRYPOINT ["node", "/app/dist/bin/meshid.mjs"]
 CMD ["serve"]

@@ -71,7 +71,7 @@ export async function benchAgent(): Promise<Figure[]> {
   const protoLoadMs = performance.now() - t0;
   // Imported here: loading the control plane is not part of the proto-load figure above.
   const { startControlPlane } = await import('../src/controlplane/start.js');
-  const cp = await startControlPlane({ dataDir: await mkdtemp(join(tmpdir(), 'mib-ca-')), local: true, caPort: 0, webhookPort: 0, monitoringPort: 0, logger: silentLogger });
+  const cp = await startControlPlane({ dataDir: await mkdtemp(join(tmpdir(), 'mib-ca-')), local: true, caPort: 0, istioCaPort: 0, webhookPort: 0, monitoringPort: 0, logger: silentLogger });
   try {
     const keyCsr: number[] = [];
     for (let i = 0; i < 50; i++) {

@@ -75,13 +75,15 @@ export async function cachedFixture(name: string, alg: KeyAlgorithm, count: numb
 export interface ServeChild {
   child: ChildProcess;
   caPort: number;
+  /** host:port of the Istio CA API. */
+  istioCaAddress: string;
   monitoringUrl: string;
   stop(): Promise<void>;
 }
 
 /** `meshid serve --local` as a child process, on free ports; resolves once it says it is ready. */
 export async function startServe(dataDir: string, extraArgs: string[] = []): Promise<ServeChild> {
-  const args = [MAIN, 'serve', '--local', '--data-dir', dataDir, '--ca-port', '0', '--webhook-port', '0', '--monitoring-port', '0', ...extraArgs];
+  const args = [MAIN, 'serve', '--local', '--data-dir', dataDir, '--ca-port', '0', '--istio-ca-port', '0', '--webhook-port', '0', '--monitoring-port', '0', ...extraArgs];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
   const line = await new Promise<string>((resolve, reject) => {
     let out = '';
@@ -92,6 +94,7 @@ export async function startServe(dataDir: string, extraArgs: string[] = []): Pro
   return {
     child,
     caPort: Number(new URL(/ca=(\S+)/.exec(line)![1]!).port),
+    istioCaAddress: /istio-ca=(\S+)/.exec(line)![1]!,
     monitoringUrl: /monitoring=(\S+)\/metrics/.exec(line)![1]!,
     async stop() {
       child.kill('SIGTERM');

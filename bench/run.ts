@@ -3,6 +3,7 @@ import { benchCa } from './ca.js';
 import { benchCaBurst } from './ca-burst.js';
 import { benchCaOverload } from './ca-overload.js';
 import { benchInjector } from './injector.js';
+import { benchIstioCa } from './istio-ca.js';
 import { printFigures, type Figure } from './figures.js';
 
 /** npm run bench: every figure next to its ceiling measured in the same run, as a ratio. */
@@ -10,6 +11,7 @@ const suites: Array<[string, () => Promise<Figure[]>]> = [
   ['CA issuance', benchCa],
   ['CA issuance burst', benchCaBurst],
   ['CA overload', benchCaOverload],
+  ['Istio CA API issuance', benchIstioCa],
   ['Injector', benchInjector],
   ['Agent', benchAgent],
 ];

@@ -134,7 +134,7 @@ function responseJson(issued: IssuedCertificate, ca: CaJson): string {
 }
 
 /** Serials draw 16 bytes per certificate; one call for many is far cheaper than a call each. */
-function randomPool(random: (n: number) => Buffer, size = 4096): (n: number) => Buffer {
+export function randomPool(random: (n: number) => Buffer, size = 4096): (n: number) => Buffer {
   let pool: Buffer = Buffer.alloc(0);
   let at = 0;
   return (n) => {
@@ -148,7 +148,7 @@ function randomPool(random: (n: number) => Buffer, size = 4096): (n: number) => 
   };
 }
 
-function bearerToken(header: string | undefined): string {
+export function bearerToken(header: string | undefined): string {
   if (!header) throw new MeshidError('token_missing', 'send the ServiceAccount token as "Authorization: Bearer <token>"', 401);
   const m = /^Bearer ([^\s]+)$/i.exec(header);
   if (!m) throw new MeshidError('token_malformed', 'the Authorization header must be "Bearer <token>"', 401);

@@ -6,11 +6,13 @@ import { createLogger } from '../common/log.js';
 import { parseFlags, UsageError, type Io } from './run.js';
 
 const USAGE = `usage: meshid serve [--local] [--data-dir DIR] [--trust-domain TD] [--listen-address IP] [--webhook-port N]
-                    [--ca-port N] [--monitoring-port N] [--proxy-image IMAGE] [--workload-cert-ttl 24h]
+                    [--ca-port N] [--istio-ca-port N] [--monitoring-port N] [--proxy-image IMAGE] [--workload-cert-ttl 24h]
                     [--max-workload-cert-ttl 7d] [--bundle-propagation-delay 5m] [--kubeconfig FILE]
-                    [--token-verifier jwks|tokenreview] [--require-bound-pod] [--ca-max-in-flight N]
-  Runs the control plane: CA API (${SERVE_DEFAULTS['ca-port']}), injection webhook (${SERVE_DEFAULTS['webhook-port']}), metrics and health (${SERVE_DEFAULTS['monitoring-port']}).
-  --listen-address IP     where all three listen (default ${DEFAULT_LISTEN_ADDRESS}, every interface, IPv4 and IPv6; 0.0.0.0
+                    [--token-verifier jwks|tokenreview] [--require-bound-pod] [--ca-trusted-node-accounts NS/SA,...] [--istio-compat]
+                    [--ca-max-in-flight N]
+  Runs the control plane: CA API (${SERVE_DEFAULTS['ca-port']}), Istio-compatible CA API over gRPC (${SERVE_DEFAULTS['istio-ca-port']}),
+  injection webhook (${SERVE_DEFAULTS['webhook-port']}), metrics and health (${SERVE_DEFAULTS['monitoring-port']}).
+  --listen-address IP     where they all listen (default ${DEFAULT_LISTEN_ADDRESS}, every interface, IPv4 and IPv6; 0.0.0.0
                           if the host has no IPv6); 127.0.0.1 keeps them on this machine
   --ca-max-in-flight N    CA requests answered at once (default ${SERVE_DEFAULTS['ca-max-in-flight']}); past it a request gets 429 with
                           Retry-After right away, which agents honour, instead of waiting until it times out
@@ -23,15 +25,18 @@ const USAGE = `usage: meshid serve [--local] [--data-dir DIR] [--trust-domain TD
   --kubeconfig FILE       the cluster to use (default: in-cluster config, else $KUBECONFIG or ~/.kube/config)
   --token-verifier KIND   ${TOKEN_VERIFIERS.join(' or ')} (default ${SERVE_DEFAULTS['token-verifier']}): verify workload tokens against the cluster's
                           service account issuer keys, or ask the API server (TokenReview) for each one
-  --require-bound-pod     refuse tokens not bound to a pod, and tokens whose pod no longer exists`;
+  --require-bound-pod     refuse tokens not bound to a pod, and tokens whose pod no longer exists
+  --ca-trusted-node-accounts NS/SA,...  node agents (such as ztunnel) that may ask the Istio CA API for the certificate
+                          of a service account with a pod on their own node (ImpersonatedIdentity)
+  --istio-compat          also publish the trust bundle as ConfigMap istio-ca-root-cert (key root-cert.pem), for Istio sidecars`;
 
 const str = { type: 'string' } as const;
 const OPTIONS = {
   local: { type: 'boolean' },
-  'data-dir': str, 'trust-domain': str, 'webhook-port': str, 'ca-port': str, 'monitoring-port': str,
+  'data-dir': str, 'trust-domain': str, 'webhook-port': str, 'ca-port': str, 'istio-ca-port': str, 'monitoring-port': str,
   'workload-cert-ttl': str, 'max-workload-cert-ttl': str, 'bundle-propagation-delay': str,
   kubeconfig: str, 'token-verifier': str, 'require-bound-pod': { type: 'boolean' },
-  'listen-address': str, 'proxy-image': str, 'ca-max-in-flight': str,
+  'listen-address': str, 'proxy-image': str, 'ca-max-in-flight': str, 'ca-trusted-node-accounts': str, 'istio-compat': { type: 'boolean' },
 } as const;
 
 export async function serveCommand(argv: string[], io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -49,8 +54,8 @@ export async function serveCommand(argv: string[], io: Io, env: NodeJS.ProcessEn
   }
   const logger = createLogger();
   const cp = await startControlPlane({ ...config, logger });
-  io.stdout(`meshid ready: ca=${cp.caUrl}/v1/certificates webhook=${cp.webhookUrl}/inject monitoring=${cp.monitoringUrl}/metrics trust-bundle=${cp.trustBundle}\n`);
-  logger.info({ ca: cp.caUrl, webhook: cp.webhookUrl, monitoring: cp.monitoringUrl, listen: cp.host, proxyImage: config.proxyImage, trustBundle: cp.trustBundle, local: config.local }, 'control plane ready');
+  io.stdout(`meshid ready: ca=${cp.caUrl}/v1/certificates webhook=${cp.webhookUrl}/inject monitoring=${cp.monitoringUrl}/metrics istio-ca=${cp.istioCaAddress} trust-bundle=${cp.trustBundle}\n`);
+  logger.info({ ca: cp.caUrl, istioCa: cp.istioCaAddress, webhook: cp.webhookUrl, monitoring: cp.monitoringUrl, listen: cp.host, proxyImage: config.proxyImage, trustBundle: cp.trustBundle, local: config.local }, 'control plane ready');
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGTERM', stop);

@@ -1,11 +1,12 @@
 import { parseDuration } from '../common/duration.js';
 import { mintLocalToken } from '../ca/auth/local-issuer.js';
-import { CA_AUDIENCE } from '../ca/auth/verifier.js';
+import { CA_AUDIENCE, ISTIO_CA_AUDIENCE } from '../ca/auth/verifier.js';
 import { validateNamespace, validateServiceAccount } from '../pki/spiffe.js';
 import { parseFlags, UsageError, type Io } from './run.js';
 
 const USAGE = `usage: meshid token --namespace NS --service-account SA [--audience ${CA_AUDIENCE}] [--ttl 1h] [--data-dir ./.meshid]
-  Prints a ServiceAccount-shaped token signed by the local issuer (local mode only).`;
+  Prints a ServiceAccount-shaped token signed by the local issuer (local mode only).
+  --audience ${ISTIO_CA_AUDIENCE} mints the token istio-agent sends to the Istio CA API (which accepts both).`;
 
 const str = { type: 'string' } as const;
 

@@ -8,6 +8,8 @@ export const CONTROL_PLANE_SERVICE = 'meshid';
 export const CONTROL_PLANE_PORTS = {
   webhook: 15017,
   ca: 15012,
+  /** Istio's CA API (istio.v1.auth.IstioCertificateService) over gRPC with TLS. */
+  istioCa: 15013,
   monitoring: 15014,
 } as const;
 

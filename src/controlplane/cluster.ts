@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { createKubeClients, controlPlaneNamespace, loadKubeConfig } from '../kube/client.js';
-import { BUNDLE_CONFIGMAP } from '../kube/bundle-reconciler.js';
+import { bundleConfigMapNames } from '../kube/bundle-census.js';
+import { apiNodePods } from '../kube/node-pods.js';
 import { SecretCaStore } from '../kube/secret-store.js';
 import { CLUSTER_TIMING } from './cluster-timing.js';
 import { clusterTokenVerifier } from './cluster-verifier.js';
@@ -22,13 +23,14 @@ export const clusterMode: ModeFactory = async (cfg, ctx) => {
   const startup = <T>(what: string, step: () => Promise<T>): Promise<T> =>
     retryStartup(what, step, { retryMs: timing.startupRetryMs, log, onFailure: ctx.notReady });
   const verifier = await clusterTokenVerifier(clients, { kind: cfg.tokenVerifier, requireBoundPod: cfg.requireBoundPod, clock: ctx.clock, startup });
-  log.info({ namespace, tokenVerifier: cfg.tokenVerifier, requireBoundPod: cfg.requireBoundPod }, 'cluster mode');
+  log.info({ namespace, tokenVerifier: cfg.tokenVerifier, requireBoundPod: cfg.requireBoundPod, istioCompat: cfg.istioCompat }, 'cluster mode');
 
   return {
     store: new SecretCaStore({ core: clients.core, watch: clients.watch, namespace, watchRetryMs: timing.watchRetryMs, log }),
     verifier,
+    nodePods: apiNodePods(clients.core),
     namespace,
-    trustBundle: `configmap/${BUNDLE_CONFIGMAP}`,
+    trustBundle: bundleConfigMapNames(cfg.istioCompat).map((name) => `configmap/${name}`).join(','),
     dataDir: '',
     trustBundlePath: '',
     startup,
@@ -36,6 +38,7 @@ export const clusterMode: ModeFactory = async (cfg, ctx) => {
       const bundle = (): string => authority.current().roots.join('');
       const duties = new LeaderDuties({
         clients, namespace, identity: ctx.identity || process.env.POD_NAME || hostname(), clock: ctx.clock, timing, log, registry: ctx.registry,
+        configMapNames: bundleConfigMapNames(cfg.istioCompat),
       });
       duties.setBundle(bundle());
       const webhook = startWebhookUpkeep({ admission: clients.admission, bundle, retryMs: timing.webhookRetryMs, resyncMs: timing.webhookResyncMs, log });

@@ -4,6 +4,7 @@ import { DEFAULT_MESHID_IMAGE, PROXY_IMAGE_ENV } from '../common/image.js';
 import { parseImage } from '../injector/values.js';
 import { DEFAULT_LISTEN_ADDRESS } from './listen.js';
 import { MIN_CERT_TTL_MS } from '../ca/ttl.js';
+import { parseTrustedNodeAccounts, type ServiceAccountRef } from '../ca/istio/impersonation.js';
 import { validateTrustDomain } from '../pki/spiffe.js';
 import { CONTROL_PLANE_PORTS } from '../common/control-plane.js';
 
@@ -17,6 +18,8 @@ export interface ServeConfig {
   trustDomain: string;
   webhookPort: number;
   caPort: number;
+  /** The Istio-compatible CA API (gRPC). */
+  istioCaPort: number;
   monitoringPort: number;
   workloadCertTtlMs: number;
   maxWorkloadCertTtlMs: number;
@@ -32,6 +35,10 @@ export interface ServeConfig {
   caMaxInFlight: number;
   /** What the injector writes for both injected containers (the pod's proxyImage annotation still wins). */
   proxyImage: string;
+  /** Cluster mode: who may ask the Istio CA API for another workload's certificate (ztunnel's ImpersonatedIdentity). */
+  caTrustedNodeAccounts: ServiceAccountRef[];
+  /** Cluster mode: also publish the trust bundle as Istio's ConfigMap istio-ca-root-cert. */
+  istioCompat: boolean;
 }
 
 export const SERVE_DEFAULTS = {
@@ -39,6 +46,7 @@ export const SERVE_DEFAULTS = {
   'trust-domain': 'cluster.local',
   'webhook-port': String(CONTROL_PLANE_PORTS.webhook),
   'ca-port': String(CONTROL_PLANE_PORTS.ca),
+  'istio-ca-port': String(CONTROL_PLANE_PORTS.istioCa),
   'monitoring-port': String(CONTROL_PLANE_PORTS.monitoring),
   'workload-cert-ttl': '24h',
   'max-workload-cert-ttl': '7d',
@@ -49,13 +57,14 @@ export const SERVE_DEFAULTS = {
 
 export type ServeFlags = {
   local?: boolean; kubeconfig?: string; 'require-bound-pod'?: boolean; 'listen-address'?: string; 'proxy-image'?: string;
+  'ca-trusted-node-accounts'?: string; 'istio-compat'?: boolean;
 } & Partial<Record<keyof typeof SERVE_DEFAULTS, string>>;
 
 /** Validates every flag and reports all wrong values at once, each with what would be right. */
 export function parseServeConfig(flags: ServeFlags): ServeConfig {
   const problems: string[] = [];
   const get = (k: keyof typeof SERVE_DEFAULTS) => flags[k] ?? SERVE_DEFAULTS[k];
-  const port = (k: 'webhook-port' | 'ca-port' | 'monitoring-port') => {
+  const port = (k: 'webhook-port' | 'ca-port' | 'istio-ca-port' | 'monitoring-port') => {
     const v = get(k);
     if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) {
       problems.push(`--${k} "${v.slice(0, 32)}" must be a port number from 0 to 65535 (0 picks a free port)`);
@@ -87,6 +96,12 @@ export function parseServeConfig(flags: ServeFlags): ServeConfig {
   }
   const maxInFlight = get('ca-max-in-flight');
   if (!/^\d{1,7}$/.test(maxInFlight) || Number(maxInFlight) < 1) problems.push(`--ca-max-in-flight "${maxInFlight.slice(0, 32)}" must be a whole number of requests, at least 1`);
+  let caTrustedNodeAccounts: ServiceAccountRef[] = [];
+  try {
+    caTrustedNodeAccounts = parseTrustedNodeAccounts(flags['ca-trusted-node-accounts'] ?? '');
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
   const proxyImage = parseImage(flags['proxy-image'] ?? DEFAULT_MESHID_IMAGE);
   if (!proxyImage.ok) problems.push(`--proxy-image (or $${PROXY_IMAGE_ENV}): ${proxyImage.reason}`);
   const config: ServeConfig = {
@@ -95,6 +110,7 @@ export function parseServeConfig(flags: ServeFlags): ServeConfig {
     trustDomain,
     webhookPort: port('webhook-port'),
     caPort: port('ca-port'),
+    istioCaPort: port('istio-ca-port'),
     monitoringPort: port('monitoring-port'),
     workloadCertTtlMs: duration('workload-cert-ttl'),
     maxWorkloadCertTtlMs: duration('max-workload-cert-ttl'),
@@ -105,15 +121,22 @@ export function parseServeConfig(flags: ServeFlags): ServeConfig {
     listenAddress,
     caMaxInFlight: Number(maxInFlight) || 1,
     proxyImage: proxyImage.ok ? proxyImage.value : DEFAULT_MESHID_IMAGE,
+    caTrustedNodeAccounts,
+    istioCompat: flags['istio-compat'] === true,
   };
   if (config.workloadCertTtlMs && config.workloadCertTtlMs < MIN_CERT_TTL_MS) problems.push(`--workload-cert-ttl must be at least ${formatDuration(MIN_CERT_TTL_MS)}`);
   if (config.workloadCertTtlMs && config.maxWorkloadCertTtlMs && config.workloadCertTtlMs > config.maxWorkloadCertTtlMs) {
     problems.push(`--workload-cert-ttl (${formatDuration(config.workloadCertTtlMs)}) must not exceed --max-workload-cert-ttl (${formatDuration(config.maxWorkloadCertTtlMs)})`);
   }
+  const ports = (['webhook-port', 'ca-port', 'istio-ca-port', 'monitoring-port'] as const).map((k) => [k, get(k)] as const);
+  for (const [i, [k, v]] of ports.entries()) {
+    const same = ports.slice(i + 1).find(([, w]) => w === v && Number(v) !== 0);
+    if (same) problems.push(`--${k} and --${same[0]} are both ${v}; each server needs a port of its own (0 picks a free one)`);
+  }
   if (config.dataDir.trim() === '') problems.push('--data-dir must not be empty');
   if (flags.kubeconfig !== undefined && flags.kubeconfig.trim() === '') problems.push('--kubeconfig must not be empty (omit it to use in-cluster config or $KUBECONFIG)');
   // Said rather than ignored: someone passing these with --local expects them to do something.
-  const clusterOnly = (['kubeconfig', 'token-verifier', 'require-bound-pod'] as const).filter((k) => flags[k] !== undefined && flags[k] !== false);
+  const clusterOnly = (['kubeconfig', 'token-verifier', 'require-bound-pod', 'ca-trusted-node-accounts', 'istio-compat'] as const).filter((k) => flags[k] !== undefined && flags[k] !== false);
   if (config.local && clusterOnly.length) problems.push(`${clusterOnly.map((k) => `--${k}`).join(', ')} only apply to cluster mode; drop them or drop --local`);
   if (problems.length > 0) throw new Error(`invalid configuration: ${problems.join('; ')}`);
   return config;

@@ -15,6 +15,8 @@ export interface LeaderDutiesOptions {
   timing: ClusterTiming;
   log: Logger;
   registry: Registry;
+  /** The ConfigMaps the trust bundle is published as in every namespace (meshid's, and Istio's with --istio-compat). */
+  configMapNames: readonly string[];
 }
 
 /**
@@ -24,7 +26,7 @@ export interface LeaderDutiesOptions {
  */
 export class LeaderDuties {
   private readonly elector: LeaderElector;
-  private reconciler: BundleReconciler | null = null;
+  private reconcilers: BundleReconciler[] = [];
   private bundle: string | null = null;
   private readonly gauge: Gauge;
 
@@ -51,14 +53,19 @@ export class LeaderDuties {
   /** The bundle to publish: every root of the CA this replica has loaded, canonical PEM. */
   setBundle(pem: string): void {
     this.bundle = pem;
-    this.reconciler?.setBundle(pem);
+    for (const r of this.reconcilers) r.setBundle(pem);
   }
 
-  /** For the rotation driver: true once the last pass of this term put exactly `bundle` in every live namespace. */
+  /**
+   * For the rotation driver: true once the last pass of this term put exactly `bundle` in every live
+   * namespace, under every name: an Istio sidecar reads only istio-ca-root-cert.
+   */
   async publishedEverywhere(bundle: string): Promise<boolean> {
     const want = canonicalBundle(bundle);
-    const p = this.reconciler?.progress();
-    return !!p && want !== null && p.bundle === want && p.namespaces > 0 && p.published === p.namespaces;
+    return want !== null && this.reconcilers.length > 0 && this.reconcilers.every((r) => {
+      const p = r.progress();
+      return p.bundle === want && p.namespaces > 0 && p.published === p.namespaces;
+    });
   }
 
   /** Hands the lease over at once rather than letting it expire. */
@@ -69,18 +76,20 @@ export class LeaderDuties {
 
   private lead(): void {
     const t = this.o.timing;
-    this.reconciler = new BundleReconciler({
-      core: this.o.clients.core, watch: this.o.clients.watch, log: this.o.log,
+    this.reconcilers = this.o.configMapNames.map((configMapName) => new BundleReconciler({
+      core: this.o.clients.core, watch: this.o.clients.watch, log: this.o.log, configMapName,
       debounceMs: t.bundleDebounceMs, resyncMs: t.bundleResyncMs, watchRetryMs: t.watchRetryMs,
-    });
-    if (this.bundle !== null) this.reconciler.setBundle(this.bundle);
-    this.reconciler.start();
+    }));
+    for (const r of this.reconcilers) {
+      if (this.bundle !== null) r.setBundle(this.bundle);
+      r.start();
+    }
     this.gauge.set(1);
   }
 
   private follow(): void {
-    this.reconciler?.stop();
-    this.reconciler = null;
+    for (const r of this.reconcilers) r.stop();
+    this.reconcilers = [];
     this.gauge.set(0);
   }
 }

@@ -11,7 +11,7 @@ import type { Logger } from '../common/log.js';
 import { injectorConfig } from '../injector/config.js';
 import { registerInjector } from '../injector/webhook.js';
 import type { ServeConfig } from './config.js';
-import { issueServingCert, servingNames } from './serving-cert.js';
+import { issueServingCert, servingNames, type ServingCert } from './serving-cert.js';
 import { caAddressIn } from '../common/control-plane.js';
 
 const SERVING_TTL_MS = 24 * 3_600_000;
@@ -33,6 +33,8 @@ export interface HttpsServers {
   webhookApp: FastifyInstance;
   /** A new signing CA (plug-in change or rotation) needs a serving certificate it signed. */
   renewServingCert(): void;
+  /** For other servers on the same certificate (the Istio CA API): called at once and after every renewal. */
+  subscribeServingCert(listener: (c: ServingCert) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -41,6 +43,7 @@ export function httpsServers(o: HttpsServersOptions): HttpsServers {
   const { cfg, authority, clock, random, logger, namespace } = o;
   const serving = () => issueServingCert(authority.current(), { dnsNames: servingNames(namespace), ips: ['127.0.0.1', '::1'], now: clock.now(), ttlMs: SERVING_TTL_MS, random });
   let cert = serving();
+  const subscribers = new Set<(c: ServingCert) => void>();
 
   // Unknown properties and mistyped values are refused, not silently dropped or coerced (fastify defaults).
   const caApp = fastify({ https: { key: cert.key, cert: cert.cert }, logger: false, ajv: { customOptions: { removeAdditional: false, coerceTypes: false } } });
@@ -62,6 +65,7 @@ export function httpsServers(o: HttpsServersOptions): HttpsServers {
   const renewServingCert = (): void => {
     cert = serving();
     for (const app of [caApp, webhookApp]) app.server.setSecureContext({ key: cert.key, cert: cert.cert });
+    for (const l of subscribers) l(cert);
   };
   // Renewed at half-life, like any other leaf.
   const timer = setInterval(() => { if (clock.now() > cert.notAfter - SERVING_TTL_MS / 2) renewServingCert(); }, 60_000);
@@ -70,6 +74,11 @@ export function httpsServers(o: HttpsServersOptions): HttpsServers {
     caApp,
     webhookApp,
     renewServingCert,
+    subscribeServingCert(listener) {
+      subscribers.add(listener);
+      listener(cert);
+      return () => subscribers.delete(listener);
+    },
     async close() {
       clearInterval(timer);
       await Promise.all([caApp.close(), webhookApp.close()]);

@@ -8,6 +8,8 @@ import { CertificateAuthority } from '../ca/authority.js';
 import { startRotationDriver } from '../ca/rotation/driver.js';
 import type { CaMaterial } from '../ca/material.js';
 import { caMetrics, type CaMetrics } from '../ca/metrics.js';
+import { istioCaMetrics } from '../ca/istio/metrics.js';
+import { startIstioCaServer } from '../ca/istio/server.js';
 import type { ClusterTiming } from './cluster-timing.js';
 import { parseServeConfig, type ServeConfig } from './config.js';
 import { canBindIpv6Any, chooseListenAddress, DEFAULT_LISTEN_ADDRESS, loopbackFor } from './listen.js';
@@ -33,6 +35,8 @@ export interface ControlPlaneOptions extends Partial<ServeConfig> {
 
 export interface ControlPlane {
   caUrl: string;
+  /** host:port of the Istio CA API (gRPC over TLS), as istio-agent's CA_ADDR names it. */
+  istioCaAddress: string;
   webhookUrl: string;
   monitoringUrl: string;
   /** The address listened on: --listen-address, or the default (`::`, or 0.0.0.0 on a host without IPv6). */
@@ -90,6 +94,14 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     const attached = mode.attach(authority);
     cleanup.unshift(() => attached.close());
     const [caUrl, webhookUrl] = await listenAll([[servers.caApp, cfg.caPort, 'https'], [servers.webhookApp, cfg.webhookPort, 'https']], host);
+    const istio = await startIstioCaServer({
+      authority, verifier: mode.verifier, trustDomain: cfg.trustDomain, clock, random,
+      ttl: { defaultMs: cfg.workloadCertTtlMs, maxMs: cfg.maxWorkloadCertTtlMs },
+      impersonation: { trusted: cfg.caTrustedNodeAccounts, nodePods: mode.nodePods },
+      metrics: istioCaMetrics(registry), audit: logger.child({ audit: true }), logger,
+      servingCert: servers.subscribeServingCert, host, port: cfg.istioCaPort,
+    });
+    cleanup.unshift(() => istio.close());
 
     const rotation = startRotationDriver({
       store: mode.store, authority, clock, random, logger, registry,
@@ -107,7 +119,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     notReady = null;
 
     return {
-      caUrl: caUrl!, webhookUrl: webhookUrl!, monitoringUrl: monitoringUrl!, host,
+      caUrl: caUrl!, istioCaAddress: `${loopbackFor(host)}:${istio.port}`, webhookUrl: webhookUrl!, monitoringUrl: monitoringUrl!, host,
       dataDir: mode.dataDir, trustBundlePath: mode.trustBundlePath, trustBundle: mode.trustBundle,
       authority, registry,
       isLeader: attached.isLeader,

@@ -5,6 +5,13 @@ import { CA_ROOT_FILE, TRUST_BUNDLE_CONFIGMAP } from '../common/pod-contract.js'
 
 export const BUNDLE_CONFIGMAP = TRUST_BUNDLE_CONFIGMAP;
 export const BUNDLE_KEY = CA_ROOT_FILE;
+/** Where an Istio sidecar looks for the mesh's roots (`serve --istio-compat`); same key. */
+export const ISTIO_BUNDLE_CONFIGMAP = 'istio-ca-root-cert';
+
+/** The names the trust bundle is published under in every namespace. */
+export function bundleConfigMapNames(istioCompat: boolean): string[] {
+  return istioCompat ? [BUNDLE_CONFIGMAP, ISTIO_BUNDLE_CONFIGMAP] : [BUNDLE_CONFIGMAP];
+}
 
 /** Every namespace, and whether it is being deleted (the API refuses new objects there). */
 export async function listNamespaceStates(core: CoreV1Api): Promise<NamespaceState[]> {

@@ -3,11 +3,11 @@ import type { Logger } from '../common/log.js';
 import { silentLogger } from '../common/log.js';
 import { apiStatus, describeApiError } from './api-errors.js';
 import { type BundleWrite, type DesiredBundle, countPublished, planBundleWrites } from './bundle-plan.js';
-import { BUNDLE_CONFIGMAP, BUNDLE_KEY, listNamespaceStates, listPublishedBundles } from './bundle-census.js';
+import { BUNDLE_CONFIGMAP, BUNDLE_KEY, ISTIO_BUNDLE_CONFIGMAP, listNamespaceStates, listPublishedBundles } from './bundle-census.js';
 import { MANAGED_BY_LABELS } from './labels.js';
 import { startWatchLoop } from './watch-loop.js';
 
-export { BUNDLE_CONFIGMAP, BUNDLE_KEY };
+export { BUNDLE_CONFIGMAP, BUNDLE_KEY, ISTIO_BUNDLE_CONFIGMAP };
 
 export interface BundleReconcilerOptions {
   core: CoreV1Api;
@@ -34,8 +34,9 @@ export interface BundleProgress {
 }
 
 /**
- * Keeps ConfigMap meshid-ca-root-cert in every namespace equal to the trust bundle: creates it in new
- * namespaces, repairs edits and deletions, rewrites it when the bundle changes. Each pass lists the
+ * Keeps ConfigMap meshid-ca-root-cert (or another name: Istio's istio-ca-root-cert) in every namespace
+ * equal to the trust bundle: creates it in new namespaces, repairs edits and deletions, rewrites it
+ * when the bundle changes. Each pass lists the
  * cluster afresh, so watch events only need to say "look again". Run it on the leader only.
  */
 export class BundleReconciler {

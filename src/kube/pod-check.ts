@@ -18,8 +18,8 @@ export interface PodBoundVerifierOptions {
 export class PodBoundVerifier implements TokenVerifier {
   constructor(private readonly opts: PodBoundVerifierOptions) {}
 
-  async verify(token: string): Promise<Caller> {
-    const caller = await this.opts.inner.verify(token);
+  async verify(token: string, audiences?: readonly string[]): Promise<Caller> {
+    const caller = await this.opts.inner.verify(token, audiences);
     if (!caller.pod) {
       if (this.opts.requirePodBinding) throw unauthorized('token_not_pod_bound', 'the token is not bound to a pod; use a projected ServiceAccount token');
       return caller;

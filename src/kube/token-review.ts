@@ -7,6 +7,8 @@ import { describeApiError } from './api-errors.js';
 
 const POD_NAME = 'authentication.kubernetes.io/pod-name';
 const POD_UID = 'authentication.kubernetes.io/pod-uid';
+const NODE_NAME = 'authentication.kubernetes.io/node-name';
+const NODE_UID = 'authentication.kubernetes.io/node-uid';
 
 export interface TokenReviewVerifierOptions {
   authentication: AuthenticationV1Api;
@@ -24,12 +26,12 @@ export class TokenReviewVerifier implements TokenVerifier {
     this.audience = opts.audience ?? CA_AUDIENCE;
   }
 
-  async verify(token: string): Promise<Caller> {
+  async verify(token: string, audiences: readonly string[] = [this.audience]): Promise<Caller> {
     if (!token) throw unauthorized('token_malformed', 'the bearer token is empty');
     let status: V1TokenReviewStatus | undefined;
     try {
       const review = await this.opts.authentication.createTokenReview({
-        body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: [this.audience] } },
+        body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: [...audiences] } },
       });
       status = review.status;
     } catch (err) {
@@ -37,7 +39,10 @@ export class TokenReviewVerifier implements TokenVerifier {
     }
     // The server's own error text is not passed on: it is not meant for the caller and could quote the token.
     if (!status?.authenticated) throw unauthorized('token_rejected', 'the Kubernetes API server did not accept the token');
-    if (!status.audiences?.includes(this.audience)) throw unauthorized('token_audience_invalid', `the token audience is not ${this.audience}; project the token with audience ${this.audience}`);
+    if (!status.audiences?.some((a) => audiences.includes(a))) {
+      const names = audiences.join(' or ');
+      throw unauthorized('token_audience_invalid', `the token audience is not ${names}; project the token with audience ${names}`);
+    }
     return callerFromClaims(this.claims(status, token));
   }
 
@@ -48,10 +53,14 @@ export class TokenReviewVerifier implements TokenVerifier {
     const extra = status.user?.extra ?? {};
     const podName = extra[POD_NAME]?.[0];
     const podUid = extra[POD_UID]?.[0];
+    const nodeName = extra[NODE_NAME]?.[0];
+    const nodeUid = extra[NODE_UID]?.[0];
     return {
       sub: username,
       exp: expiryOf(token),
-      'kubernetes.io': { namespace, serviceaccount: { name }, ...(podName && podUid ? { pod: { name: podName, uid: podUid } } : {}) },
+      'kubernetes.io': { namespace, serviceaccount: { name }, ...(podName && podUid ? { pod: { name: podName, uid: podUid } } : {}),
+        ...(nodeName ? { node: { name: nodeName, uid: nodeUid } } : {}),
+      },
     };
   }
 }

@@ -21,7 +21,7 @@ export async function tempDir(prefix = 'mia-'): Promise<string> {
 
 export async function startCa(o: { workloadCertTtlMs?: number } = {}): Promise<ControlPlane> {
   return startControlPlane({
-    dataDir: await tempDir('mica-'), local: true, caPort: 0, webhookPort: 0, monitoringPort: 0,
+    dataDir: await tempDir('mica-'), local: true, caPort: 0, istioCaPort: 0, webhookPort: 0, monitoringPort: 0,
     workloadCertTtlMs: o.workloadCertTtlMs, logger: silentLogger,
   });
 }

@@ -53,14 +53,14 @@ test('broken plug-in material is refused at start with a message naming the file
     const dataDir = await operatorCa();
     const before = await readFile(join(dataDir, 'root-cert.pem'), 'utf8');
     await breakIt(dataDir);
-    await assert.rejects(startControlPlane({ dataDir, local: true, caPort: 0, webhookPort: 0, monitoringPort: 0, logger: silentLogger }), message, name);
+    await assert.rejects(startControlPlane({ dataDir, local: true, caPort: 0, istioCaPort: 0, webhookPort: 0, monitoringPort: 0, logger: silentLogger }), message, name);
     if (name !== 'foreign root') assert.equal(await readFile(join(dataDir, 'root-cert.pem'), 'utf8'), before, `${name}: nothing stored was changed`);
   }
 });
 
 test('a restart keeps the same CA and token issuer: old leaves and tokens still verify', async (t) => {
   const dataDir = await tempDir('restart-');
-  const first = await startControlPlane({ dataDir, local: true, caPort: 0, webhookPort: 0, monitoringPort: 0, logger: silentLogger });
+  const first = await startControlPlane({ dataDir, local: true, caPort: 0, istioCaPort: 0, webhookPort: 0, monitoringPort: 0, logger: silentLogger });
   const roots = await readFile(first.trustBundlePath, 'utf8');
   const signing = await readFile(join(dataDir, 'ca-cert.pem'), 'utf8');
   const { csr } = await opensslCsr({ san: `URI:${ID}` });

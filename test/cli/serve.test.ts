@@ -7,8 +7,8 @@ import { opensslCsr, opensslVerify, tempDir } from '../helpers/openssl.js';
 
 test('meshid serve --local prints one ready line, meshid token mints a token it accepts, SIGTERM exits 0', async () => {
   const dataDir = await tempDir('cli-serve-');
-  const { child, ready, stderr } = await spawnServe(['--local', '--data-dir', dataDir, '--ca-port', '0', '--webhook-port', '0', '--monitoring-port', '0']);
-  assert.match(ready, /^meshid ready: ca=https:\/\/127\.0\.0\.1:\d+\/v1\/certificates webhook=https:\/\/127\.0\.0\.1:\d+\/inject monitoring=http:\/\/127\.0\.0\.1:\d+\/metrics trust-bundle=\S+root-cert\.pem\n$/);
+  const { child, ready, stderr } = await spawnServe(['--local', '--data-dir', dataDir, '--ca-port', '0', '--istio-ca-port', '0', '--webhook-port', '0', '--monitoring-port', '0']);
+  assert.match(ready, /^meshid ready: ca=https:\/\/127\.0\.0\.1:\d+\/v1\/certificates webhook=https:\/\/127\.0\.0\.1:\d+\/inject monitoring=http:\/\/127\.0\.0\.1:\d+\/metrics istio-ca=127\.0\.0\.1:\d+ trust-bundle=\S+root-cert\.pem\n$/);
   const caUrl = /ca=(\S+)/.exec(ready)![1]!;
 
   const token = await meshid(['token', '--namespace', 'shop', '--service-account', 'cart', '--data-dir', dataDir]);

@@ -34,7 +34,7 @@ test('wrong cluster flags are refused naming them; an unusable kubeconfig is nam
   const cases: Array<[string[], RegExp]> = [
     [['serve', '--token-verifier', 'oidc'], /--token-verifier "oidc" must be one of jwks, tokenreview/],
     [['serve', '--local', '--require-bound-pod'], /--require-bound-pod only apply to cluster mode/],
-    [['serve', '--kubeconfig', broken, '--ca-port', '0', '--webhook-port', '0', '--monitoring-port', '0'], /^cannot load Kubernetes config from .*broken/],
+    [['serve', '--kubeconfig', broken, '--ca-port', '0', '--istio-ca-port', '0', '--webhook-port', '0', '--monitoring-port', '0'], /^cannot load Kubernetes config from .*broken/],
     [['ca', 'status', '--kubeconfig', broken], /^--kubeconfig need --cluster/],
     [['ca', 'rotate-root', '--cluster', '--data-dir', dir], /^--data-dir and --cluster exclude each other/],
     [['ca', 'status', '--cluster', '--namespace', 'Not_A_Namespace'], /^--namespace: namespace "Not_A_Namespace" is not a valid/],
@@ -55,9 +55,9 @@ test('meshid serve without --local runs against the cluster of --kubeconfig; ca 
   const cluster = await startFakeCluster(t);
   const kubeconfig = await cluster.kubeconfigFile();
   const env = { POD_NAMESPACE: NS, POD_NAME: 'meshid-7d9f-x2' };
-  const { child, ready, stderr } = await spawnServe(['--kubeconfig', kubeconfig, '--ca-port', '0', '--webhook-port', '0', '--monitoring-port', '0'], env);
+  const { child, ready, stderr } = await spawnServe(['--kubeconfig', kubeconfig, '--ca-port', '0', '--istio-ca-port', '0', '--webhook-port', '0', '--monitoring-port', '0'], env);
   t.after(() => child.kill('SIGKILL'));
-  assert.match(ready, /^meshid ready: ca=https:\/\/127\.0\.0\.1:\d+\/v1\/certificates webhook=\S+ monitoring=(http:\/\/127\.0\.0\.1:\d+)\/metrics trust-bundle=configmap\/meshid-ca-root-cert\n$/);
+  assert.match(ready, /^meshid ready: ca=https:\/\/127\.0\.0\.1:\d+\/v1\/certificates webhook=\S+ monitoring=(http:\/\/127\.0\.0\.1:\d+)\/metrics istio-ca=127\.0\.0\.1:\d+ trust-bundle=configmap\/meshid-ca-root-cert\n$/);
   assert.equal((await send(`${/monitoring=(\S+)\/metrics/.exec(ready)![1]}/readyz`)).status, 200);
   // The log line follows the ready line on another pipe, so it may arrive a little later.
   await waitFor(() => /"listen":"::"/.test(stderr()), { what: 'the ready log line naming the listen address :: (dual stack)' });

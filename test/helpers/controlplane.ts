@@ -27,7 +27,7 @@ export interface LocalCa extends ControlPlane {
 export async function startLocalCa(t: Cleanup, o: Partial<ControlPlaneOptions> = {}): Promise<LocalCa> {
   const cp = await startControlPlane({
     dataDir: o.dataDir ?? (await tempDir('meshid-ca-')),
-    local: true, caPort: 0, webhookPort: 0, monitoringPort: 0, logger: silentLogger, ...o,
+    local: true, caPort: 0, istioCaPort: 0, webhookPort: 0, monitoringPort: 0, logger: silentLogger, ...o,
   });
   t.after(() => cp.close());
   return {

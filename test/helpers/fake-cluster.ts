@@ -22,6 +22,8 @@ export interface TokenRequest {
   namespace: string;
   serviceAccount: string;
   pod?: { name: string; uid: string };
+  /** A token bound to a node; a token bound to a pod names its pod's node (spec.nodeName) without this, as Kubernetes 1.30+ does. */
+  node?: string;
   audience?: string;
   expirationSeconds?: number;
 }
@@ -51,7 +53,7 @@ export async function startFakeCluster(t: TestContext | { after(fn: () => unknow
   fake.tokenReview = (token, audiences) => review(publicKey, token, audiences);
   return {
     fake,
-    token: (to) => sign(privateKey, to),
+    token: (to) => sign(privateKey, to, to.node ?? nodeOf(fake, to)),
     async kubeconfigFile() {
       const file = join(await tempDir('kubeconfig-'), 'config');
       await writeFile(file, fake.kubeConfig().exportConfig());
@@ -65,9 +67,15 @@ export function putWebhookConfiguration(fake: FakeKube): void {
   fake.put('mutatingwebhookconfigurations', { metadata: { name: WEBHOOK }, webhooks: [hook('namespace.sidecar-injector.meshid.io'), hook('object.sidecar-injector.meshid.io')] });
 }
 
-async function sign(key: CryptoKey, o: TokenRequest): Promise<string> {
+function nodeOf(fake: FakeKube, o: TokenRequest): string | undefined {
+  const pod = o.pod && fake.get('pods', o.namespace, o.pod.name);
+  return (pod?.spec as { nodeName?: string } | undefined)?.nodeName;
+}
+
+async function sign(key: CryptoKey, o: TokenRequest, node: string | undefined): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ 'kubernetes.io': { namespace: o.namespace, serviceaccount: { name: o.serviceAccount, uid: 'sa-uid' }, ...(o.pod ? { pod: o.pod } : {}) } })
+  const k8s = { namespace: o.namespace, serviceaccount: { name: o.serviceAccount, uid: 'sa-uid' }, ...(o.pod ? { pod: o.pod } : {}), ...(node ? { node: { name: node, uid: `uid-${node}` } } : {}) };
+  return new SignJWT({ 'kubernetes.io': k8s })
     .setProtectedHeader({ alg: 'RS256', kid: 'sa-key-1' })
     .setIssuer(ISSUER).setAudience(o.audience ?? 'meshid-ca').setSubject(`system:serviceaccount:${o.namespace}:${o.serviceAccount}`)
     .setIssuedAt(now).setNotBefore(now).setExpirationTime(now + (o.expirationSeconds ?? 3600))
@@ -78,8 +86,11 @@ async function sign(key: CryptoKey, o: TokenRequest): Promise<string> {
 async function review(key: CryptoKey, token: string, audiences: string[]): Promise<Record<string, unknown>> {
   try {
     const { payload } = await jwtVerify(token, key, { issuer: ISSUER, audience: audiences });
-    const pod = (payload['kubernetes.io'] as { pod?: { name: string; uid: string } }).pod;
-    const extra = pod ? { 'authentication.kubernetes.io/pod-name': [pod.name], 'authentication.kubernetes.io/pod-uid': [pod.uid] } : {};
+    const { pod, node } = payload['kubernetes.io'] as { pod?: { name: string; uid: string }; node?: { name: string; uid: string } };
+    const extra = {
+      ...(pod ? { 'authentication.kubernetes.io/pod-name': [pod.name], 'authentication.kubernetes.io/pod-uid': [pod.uid] } : {}),
+      ...(node ? { 'authentication.kubernetes.io/node-name': [node.name], 'authentication.kubernetes.io/node-uid': [node.uid] } : {}),
+    };
     const aud = ([] as string[]).concat(payload.aud ?? []).filter((a) => audiences.includes(a));
     return { authenticated: true, audiences: aud, user: { username: payload.sub, extra } };
   } catch {
@@ -90,7 +101,7 @@ async function review(key: CryptoKey, token: string, audiences: string[]): Promi
 /** A control plane in cluster mode against the fake, on free ports, with intervals short enough for tests. */
 export async function startReplica(t: TestContext | { after(fn: () => unknown): void }, fake: FakeKube, o: Partial<ControlPlaneOptions> & { identity: string }): Promise<ControlPlane> {
   const cp = await startControlPlane({
-    local: false, kubeConfig: fake.kubeConfig(), namespace: NS, caPort: 0, webhookPort: 0, monitoringPort: 0, logger: silentLogger,
+    local: false, kubeConfig: fake.kubeConfig(), namespace: NS, caPort: 0, istioCaPort: 0, webhookPort: 0, monitoringPort: 0, logger: silentLogger,
     rotationTickMs: 50,
     ...o,
     clusterTiming: {
@@ -152,6 +163,6 @@ export function webhookCaBundles(fake: FakeKube): Array<string | undefined> {
 }
 
 /** The trust bundle in a namespace's ConfigMap, as a workload there would read it. */
-export function publishedBundle(fake: FakeKube, namespace: string): string | undefined {
-  return (fake.get('configmaps', namespace, 'meshid-ca-root-cert')?.data as Record<string, string> | undefined)?.['root-cert.pem'];
+export function publishedBundle(fake: FakeKube, namespace: string, name = 'meshid-ca-root-cert'): string | undefined {
+  return (fake.get('configmaps', namespace, name)?.data as Record<string, string> | undefined)?.['root-cert.pem'];
 }

@@ -28,10 +28,26 @@ export function keyOf(t: Target): string {
   return `${t.group}/${t.resource}/${t.namespace ?? ''}/${t.name ?? ''}`;
 }
 
-export function belongs(obj: KubeObject, target: Target, nameFilter: string | undefined, kind: string): boolean {
+/** The field selectors the API server supports that meshid uses: metadata.name on anything, spec.nodeName on pods. */
+export interface FieldFilter { name?: string; nodeName?: string }
+
+/** `a=b,c=d` into a FieldFilter; a string naming what the real API server would refuse for anything else. */
+export function parseFieldSelector(selector: string | null, resource: string): FieldFilter | string {
+  const filter: FieldFilter = {};
+  for (const term of (selector ?? '').split(',').filter(Boolean)) {
+    const m = /^([\w.]+)==?(.*)$/.exec(term);
+    if (m?.[1] === 'metadata.name') filter.name = m[2];
+    else if (m?.[1] === 'spec.nodeName' && resource === 'pods') filter.nodeName = m[2];
+    else return `"${term}" is not a known field selector: only "metadata.name"${resource === 'pods' ? ', "spec.nodeName"' : ''}`;
+  }
+  return filter;
+}
+
+export function belongs(obj: KubeObject, target: Target, filter: FieldFilter, kind: string): boolean {
   if (obj.kind !== kind) return false;
   if (target.namespace && obj.metadata.namespace !== target.namespace) return false;
-  return !nameFilter || obj.metadata.name === nameFilter;
+  if (filter.nodeName !== undefined && (obj.spec as { nodeName?: string } | undefined)?.nodeName !== filter.nodeName) return false;
+  return !filter.name || obj.metadata.name === filter.name;
 }
 
 /** /api/v1/... or /apis/<group>/<version>/...; then [namespaces/<ns>/]<resource>[/<name>]. */

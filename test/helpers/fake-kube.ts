@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import jsonPatch from 'fast-json-patch';
 import { admitPodCreate, type UserInfo, type WebhookCall } from './fake-admission.js';
-import { belongs, discoveryDocument, groupOf, keyOf, KINDS, type KubeObject, NAMESPACE_NAME_LABEL, parsePath, readBody, sendJson, sendStatus, type Target, undecodable, verbOf } from './fake-kube-routes.js';
+import { belongs, discoveryDocument, type FieldFilter, groupOf, keyOf, KINDS, type KubeObject, NAMESPACE_NAME_LABEL, parseFieldSelector, parsePath, readBody, sendJson, sendStatus, type Target, undecodable, verbOf } from './fake-kube-routes.js';
 import type { ServiceResolver } from './webhook-call.js';
 import type { MutatingWebhookConfiguration } from './webhook-match.js';
 
@@ -18,11 +18,11 @@ export interface RecordedCall {
   path?: string;
 }
 
-interface Watcher { target: Target; nameFilter?: string; res: ServerResponse }
+interface Watcher { target: Target; filter: FieldFilter; res: ServerResponse }
 
 /**
  * Enough of the Kubernetes API, over real HTTP, for the real client library: CRUD with resourceVersion
- * conflicts, list and watch (with metadata.name field selectors), JSON patch, TokenReview (answered by a
+ * conflicts, list and watch (with metadata.name and pods' spec.nodeName field selectors), JSON patch, TokenReview (answered by a
  * test-supplied function) and the service account issuer discovery documents. Every call is recorded.
  * A pod created through the API is admitted as kube-apiserver admits it (fake-admission.ts).
  */
@@ -131,9 +131,10 @@ export class FakeKube {
     const target = parsePath(url.pathname);
     if (!target) return sendStatus(res, 404, 'NotFound', `no route for ${url.pathname}`);
     const isWatch = url.searchParams.get('watch') === 'true';
-    const nameFilter = /^metadata\.name=(.+)$/.exec(url.searchParams.get('fieldSelector') ?? '')?.[1];
+    const filter = parseFieldSelector(url.searchParams.get('fieldSelector'), target.resource);
+    if (typeof filter === 'string') return sendStatus(res, 400, 'BadRequest', filter);
     const verb = verbOf(req.method ?? 'GET', target, isWatch);
-    const call = { verb, group: target.group, resource: target.resource, namespace: target.namespace, name: target.name ?? nameFilter };
+    const call = { verb, group: target.group, resource: target.resource, namespace: target.namespace, name: target.name ?? filter.name };
     this.calls.push(call);
     this.beforeCall(call);
     if (this.forbid(call)) return sendStatus(res, 403, 'Forbidden', `${target.resource} is forbidden: User "meshid" cannot ${verb} resource "${target.resource}"`);
@@ -145,9 +146,9 @@ export class FakeKube {
       case 'get':
         return existing ? sendJson(res, 200, existing) : this.notFound(res, target);
       case 'list':
-        return sendJson(res, 200, { kind: `${KINDS[target.resource]!.kind}List`, apiVersion: KINDS[target.resource]!.apiVersion, metadata: { resourceVersion: String(this.rv) }, items: this.matching(target, nameFilter) });
+        return sendJson(res, 200, { kind: `${KINDS[target.resource]!.kind}List`, apiVersion: KINDS[target.resource]!.apiVersion, metadata: { resourceVersion: String(this.rv) }, items: this.matching(target, filter) });
       case 'watch':
-        return this.openWatch(target, nameFilter, url.searchParams.has('resourceVersion'), res);
+        return this.openWatch(target, filter, url.searchParams.has('resourceVersion'), res);
       case 'create': {
         const obj = JSON.parse(body) as KubeObject;
         if (target.resource === 'pods') return this.createPod(target, obj, url, res);
@@ -227,23 +228,23 @@ export class FakeKube {
     return structuredClone(stored);
   }
 
-  private matching(target: Target, nameFilter?: string): KubeObject[] {
-    return [...this.objects.values()].filter((o) => belongs(o, target, nameFilter, KINDS[target.resource]!.kind));
+  private matching(target: Target, filter: FieldFilter): KubeObject[] {
+    return [...this.objects.values()].filter((o) => belongs(o, target, filter, KINDS[target.resource]!.kind));
   }
 
-  private openWatch(target: Target, nameFilter: string | undefined, fromVersion: boolean, res: ServerResponse): void {
+  private openWatch(target: Target, filter: FieldFilter, fromVersion: boolean, res: ServerResponse): void {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.flushHeaders();
     // Without a resourceVersion a watch starts with the current state, as the real API server does.
-    if (!fromVersion) for (const obj of this.matching(target, nameFilter)) res.write(`${JSON.stringify({ type: 'ADDED', object: obj })}\n`);
-    const watcher = { target, nameFilter, res };
+    if (!fromVersion) for (const obj of this.matching(target, filter)) res.write(`${JSON.stringify({ type: 'ADDED', object: obj })}\n`);
+    const watcher = { target, filter, res };
     this.watchers.add(watcher);
     res.on('close', () => this.watchers.delete(watcher));
   }
 
   private notify(target: Target, type: string, obj: KubeObject): void {
     for (const w of this.watchers) {
-      if (w.target.resource === target.resource && belongs(obj, w.target, w.nameFilter, KINDS[target.resource]!.kind)) {
+      if (w.target.resource === target.resource && belongs(obj, w.target, w.filter, KINDS[target.resource]!.kind)) {
         w.res.write(`${JSON.stringify({ type, object: obj })}\n`);
       }
     }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { planBundleWrites } from '../../src/kube/bundle-plan.js';
-import { BundleReconciler } from '../../src/kube/bundle-reconciler.js';
+import { BundleReconciler, ISTIO_BUNDLE_CONFIGMAP } from '../../src/kube/bundle-reconciler.js';
+import { bundleConfigMapNames } from '../../src/kube/bundle-census.js';
 import { createKubeClients } from '../../src/kube/client.js';
 import { FakeKube } from '../helpers/fake-kube.js';
 import { waitFor } from '../helpers/wait.js';
@@ -114,5 +115,32 @@ describe('BundleReconciler against the API', () => {
     } finally {
       fake.beforeCall = () => {};
     }
+  });
+});
+
+describe('--istio-compat: the bundle also as Istio\'s istio-ca-root-cert', () => {
+  it('one reconciler per name keeps both ConfigMaps equal in every namespace, and repairs the Istio one', async (t) => {
+    const fake = await FakeKube.start();
+    t.after(() => fake.close());
+    for (const name of ['default', 'istio-system', 'apps']) fake.put('namespaces', { metadata: { name } });
+    const clients = createKubeClients(fake.kubeConfig());
+    assert.deepEqual(bundleConfigMapNames(false), [CM]);
+    assert.deepEqual(bundleConfigMapNames(true), [CM, 'istio-ca-root-cert']);
+    const reconcilers = bundleConfigMapNames(true).map((configMapName) => new BundleReconciler({ core: clients.core, watch: clients.watch, configMapName, debounceMs: 10, watchRetryMs: 20 }));
+    t.after(() => reconcilers.forEach((r) => r.stop()));
+    const data = (name: string, ns: string) => fake.get('configmaps', ns, name)?.data as Record<string, string> | undefined;
+    const converged = (bundle: string) => ['default', 'istio-system', 'apps'].every((ns) => data(CM, ns)?.['root-cert.pem'] === bundle && data(ISTIO_BUNDLE_CONFIGMAP, ns)?.['root-cert.pem'] === bundle);
+
+    for (const r of reconcilers) {
+      r.setBundle('ROOT-1');
+      r.start();
+    }
+    await waitFor(() => converged('ROOT-1'), { what: 'both names published' });
+    assert.deepEqual(Object.keys(data(ISTIO_BUNDLE_CONFIGMAP, 'apps')!), ['root-cert.pem'], 'the key an Istio sidecar mounts');
+    fake.remove('configmaps', 'apps', ISTIO_BUNDLE_CONFIGMAP);
+    fake.put('configmaps', { metadata: { name: ISTIO_BUNDLE_CONFIGMAP, namespace: 'default' }, data: { 'root-cert.pem': 'edited' } });
+    for (const r of reconcilers) r.setBundle('ROOT-2');
+    const done = () => reconcilers.every((r) => JSON.stringify(r.progress()) === JSON.stringify({ bundle: 'ROOT-2', namespaces: 3, published: 3 }));
+    await waitFor(() => converged('ROOT-2') && done(), { what: 'repaired and rewritten under both names, and both report it' });
   });
 });

@@ -69,8 +69,8 @@ describe('install manifests', () => {
     assert.equal(deployment.spec.replicas, 2);
     assert.equal(pod.serviceAccountName, 'meshid');
     assert.deepEqual(container.args, ['serve']);
-    const { ca, monitoring, webhook } = CONTROL_PLANE_PORTS;
-    assert.deepEqual(container.ports.map((p: { containerPort: number }) => p.containerPort).sort(), [ca, monitoring, webhook].sort());
+    const { ca, istioCa, monitoring, webhook } = CONTROL_PLANE_PORTS;
+    assert.deepEqual(container.ports.map((p: { containerPort: number }) => p.containerPort).sort(), [ca, istioCa, monitoring, webhook].sort());
     const port = (name: string) => container.ports.find((p: { name: string }) => p.name === name).containerPort;
     assert.deepEqual([container.livenessProbe.httpGet.path, port(container.livenessProbe.httpGet.port)], ['/healthz', monitoring]);
     assert.deepEqual([container.readinessProbe.httpGet.path, port(container.readinessProbe.httpGet.port)], ['/readyz', monitoring]);
@@ -84,7 +84,7 @@ describe('install manifests', () => {
     const [host, caPort] = DEFAULT_INJECTOR_CONFIG.caAddress.split(':');
     assert.equal(host, `${service.metadata.name}.${service.metadata.namespace}.svc`, 'the CA address injected pods get names this Service');
     assert.equal(targets[Number(caPort)], ca, 'and a port of it that reaches the CA');
-    assert.deepEqual(targets, { 443: webhook, [ca]: ca, [monitoring]: monitoring });
+    assert.deepEqual(targets, { 443: webhook, [ca]: ca, [istioCa]: istioCa, [monitoring]: monitoring });
     assert.deepEqual(service.spec.selector, deployment.spec.selector.matchLabels);
 
     const pdb = find(rendered, 'PodDisruptionBudget', 'meshid');

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { ManualClock } from '../../src/common/clock.js';
-import { BundleReconciler } from '../../src/kube/bundle-reconciler.js';
+import { BUNDLE_CONFIGMAP, BundleReconciler, ISTIO_BUNDLE_CONFIGMAP } from '../../src/kube/bundle-reconciler.js';
+import { apiNodePods } from '../../src/kube/node-pods.js';
 import { createKubeClients } from '../../src/kube/client.js';
 import { clusterIssuer, clusterJwksFetcher } from '../../src/kube/cluster-oidc.js';
 import { LeaderElector } from '../../src/kube/leader.js';
@@ -78,12 +79,16 @@ describe('RBAC in manifests/ against every call src/kube makes', () => {
     const created = await store.write({ 'root-cert.pem': 'ROOT' }, null);
     await store.write({ 'root-cert.pem': 'ROOT2' }, created.version);
 
-    const reconciler = new BundleReconciler({ core: k.core, watch: k.watch, debounceMs: 5, watchRetryMs: 20 });
-    reconciler.setBundle('ROOT');
-    await reconciler.reconcileNow();
-    reconciler.start();
-    reconciler.setBundle('ROOT2');
-    await waitFor(() => reconciler.progress().bundle === 'ROOT2' && reconciler.progress().published === 3);
+    // meshid's ConfigMap, and Istio's (--istio-compat).
+    const reconcilers = [BUNDLE_CONFIGMAP, ISTIO_BUNDLE_CONFIGMAP].map((configMapName) => new BundleReconciler({ core: k.core, watch: k.watch, configMapName, debounceMs: 5, watchRetryMs: 20 }));
+    for (const reconciler of reconcilers) {
+      reconciler.setBundle('ROOT');
+      await reconciler.reconcileNow();
+      reconciler.start();
+      reconciler.setBundle('ROOT2');
+      await waitFor(() => reconciler.progress().bundle === 'ROOT2' && reconciler.progress().published === 3, { what: 'reconciler' });
+    }
+    await apiNodePods(k.core).hasServiceAccountPod({ namespace: 'shop', serviceAccount: 'cart', node: 'node-a' });
 
     const clock = new ManualClock();
     const leader = new LeaderElector({ coordination: k.coordination, namespace: NS, identity: 'meshid-0', clock });
@@ -110,16 +115,16 @@ describe('RBAC in manifests/ against every call src/kube makes', () => {
 
     await waitFor(() => fake.calls.some((c) => c.verb === 'watch' && c.resource === 'secrets' && c.name === 'cacerts'));
     stopWatch();
-    reconciler.stop();
+    for (const reconciler of reconcilers) reconciler.stop();
 
     const scope = { after: (fn: () => unknown) => void cleanups.push(fn) };
     const cluster = await startFakeCluster(scope);
-    const cp = await startReplica(scope, cluster.fake, { identity: 'meshid-0', requireBoundPod: true });
+    const cp = await startReplica(scope, cluster.fake, { identity: 'meshid-0', requireBoundPod: true, istioCompat: true });
     const roots = cp.authority.current().roots.join('');
     const issued = await requestCert(cp, await cluster.token({ namespace: 'shop', serviceAccount: 'cart', pod: { name: 'cart-0', uid: 'uid-cart-0' } }), roots);
     assert.equal(issued.status, 200, issued.code);
-    await waitFor(() => ['default', 'shop'].every((ns) => publishedBundle(cluster.fake, ns) === roots) && webhookCaBundles(cluster.fake)[0] === roots
-      && cluster.fake.calls.some((c) => c.verb === 'update' && c.resource === 'leases'));
+    await waitFor(() => ['default', 'shop'].every((ns) => publishedBundle(cluster.fake, ns) === roots && publishedBundle(cluster.fake, ns, ISTIO_BUNDLE_CONFIGMAP) === roots) && webhookCaBundles(cluster.fake)[0] === roots
+      && cluster.fake.calls.some((c) => c.verb === 'update' && c.resource === 'leases'), { what: 'wired' });
     await cp.close();
     wired = [...cluster.fake.calls];
     calls = [...fake.calls, ...wired];
@@ -139,6 +144,7 @@ describe('RBAC in manifests/ against every call src/kube makes', () => {
       'update coordination.k8s.io/leases in meshid-system name=meshid-leader',
       'list core/namespaces (all namespaces)', 'watch core/namespaces (all namespaces)', 'create core/configmaps in shop',
       'list core/configmaps (all namespaces) name=meshid-ca-root-cert', 'watch core/configmaps (all namespaces) name=meshid-ca-root-cert',
+      'list core/configmaps (all namespaces) name=istio-ca-root-cert', 'watch core/configmaps (all namespaces) name=istio-ca-root-cert',
       'get admissionregistration.k8s.io/mutatingwebhookconfigurations (all namespaces) name=meshid-sidecar-injector',
       'patch admissionregistration.k8s.io/mutatingwebhookconfigurations (all namespaces) name=meshid-sidecar-injector',
     ]) assert.ok(kinds.has(expected), `expected the control plane to make: ${expected}\nmade:\n${[...kinds].join('\n')}`);
@@ -151,7 +157,8 @@ describe('RBAC in manifests/ against every call src/kube makes', () => {
       'watch core/secrets in meshid-system name=meshid-ca', 'list core/namespaces (all namespaces)', 'watch core/namespaces (all namespaces)',
       'list core/configmaps (all namespaces) name=meshid-ca-root-cert', 'create core/configmaps in shop', 'update core/configmaps in shop name=meshid-ca-root-cert',
       'create coordination.k8s.io/leases in meshid-system', 'update coordination.k8s.io/leases in meshid-system name=meshid-leader',
-      'create authentication.k8s.io/tokenreviews (all namespaces)', 'get core/pods in shop name=cart-0',
+      'create authentication.k8s.io/tokenreviews (all namespaces)', 'get core/pods in shop name=cart-0', 'list core/pods in shop',
+      'update core/configmaps in shop name=istio-ca-root-cert',
       'patch admissionregistration.k8s.io/mutatingwebhookconfigurations (all namespaces) name=meshid-sidecar-injector', 'get /openid/v1/jwks',
       ...Object.values(POLICY_KINDS).flatMap(({ plural }) => [`list ${POLICY_GROUP}/${plural} (all namespaces)`, `watch ${POLICY_GROUP}/${plural} (all namespaces)`, `get ${POLICY_GROUP}/${plural} in shop name=p`]),
     ]) assert.ok(kinds.has(expected), `expected the scenario to make: ${expected}\nmade:\n${[...kinds].join('\n')}`);

@@ -32,7 +32,7 @@ test('the real agent runs the stand-in as its Envoy: ready only once the stand-i
     await rm(dir, { recursive: true, force: true });
   });
 
-  const serve = start('serve', ['serve', '--local', '--data-dir', join(dir, 'ca'), '--ca-port', '0', '--webhook-port', '0', '--monitoring-port', '0']);
+  const serve = start('serve', ['serve', '--local', '--data-dir', join(dir, 'ca'), '--ca-port', '0', '--istio-ca-port', '0', '--webhook-port', '0', '--monitoring-port', '0']);
   await serve.until(() => READY_LINE.test(serve.stdout), 'the ready line');
   const [, caUrl, trustBundle] = READY_LINE.exec(serve.stdout)!;
   const token = await children.run('token', ['token', '--namespace', 'shop', '--service-account', 'web', '--data-dir', join(dir, 'ca')]);

@@ -19,12 +19,15 @@ export function callerFromClaims(claims: Record<string, unknown>): Caller {
   const k8s = claims['kubernetes.io'];
   if (k8s !== undefined) {
     if (typeof k8s !== 'object' || k8s === null) throw unauthorized('token_claims_invalid', 'the token kubernetes.io claim is not an object');
-    const block = k8s as { namespace?: unknown; serviceaccount?: { name?: unknown }; pod?: { name?: unknown; uid?: unknown } };
+    const block = k8s as { namespace?: unknown; serviceaccount?: { name?: unknown }; pod?: { name?: unknown; uid?: unknown }; node?: { name?: unknown; uid?: unknown } };
     if (block.namespace !== namespace || block.serviceaccount?.name !== serviceAccount) {
       throw unauthorized('token_claims_invalid', 'the token kubernetes.io namespace/serviceaccount do not match its subject');
     }
     if (block.pod && typeof block.pod.name === 'string' && typeof block.pod.uid === 'string') {
       caller.pod = { name: block.pod.name, uid: block.pod.uid };
+    }
+    if (block.node && typeof block.node.name === 'string' && block.node.name !== '') {
+      caller.node = { name: block.node.name, ...(typeof block.node.uid === 'string' ? { uid: block.node.uid } : {}) };
     }
   }
   return caller;

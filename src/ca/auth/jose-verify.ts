@@ -11,7 +11,8 @@ export const TOKEN_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'P
 
 export interface TokenRules {
   issuer: string;
-  audience: string;
+  /** The token must name one of these. */
+  audience: readonly string[];
   algorithms: readonly string[];
   clock: Clock;
   /** Seconds of leeway on exp/nbf for clock skew between the token issuer and the CA. */
@@ -33,7 +34,7 @@ export async function verifyToken(token: string, key: JWTVerifyGetKey, rules: To
   try {
     const { payload } = await jwtVerify(token, key, {
       issuer: rules.issuer,
-      audience: rules.audience,
+      audience: [...rules.audience],
       algorithms: [...rules.algorithms],
       clockTolerance: rules.leewaySeconds,
       currentDate: new Date(rules.clock.now()),
@@ -48,7 +49,10 @@ export async function verifyToken(token: string, key: JWTVerifyGetKey, rules: To
 function rejection(err: unknown, rules: TokenRules): MeshidError {
   if (err instanceof errors.JWTExpired) return unauthorized('token_expired', 'the token has expired; the kubelet refreshes projected tokens, so re-read the token file');
   if (err instanceof errors.JWTClaimValidationFailed) {
-    if (err.claim === 'aud') return unauthorized('token_audience_invalid', `the token audience is not ${rules.audience}; mount a projected token with audience ${rules.audience}`);
+    if (err.claim === 'aud') {
+      const names = rules.audience.join(' or ');
+      return unauthorized('token_audience_invalid', `the token audience is not ${names}; mount a projected token with audience ${names}`);
+    }
     if (err.claim === 'iss') return unauthorized('token_issuer_invalid', `the token was not issued by ${rules.issuer}`);
     if (err.claim === 'nbf' && err.reason === 'check_failed') return unauthorized('token_not_yet_valid', 'the token is not valid yet (nbf in the future)');
     return unauthorized('token_claims_invalid', `the token claim "${err.claim}" is missing or invalid`);

@@ -41,10 +41,10 @@ export class JwksVerifier implements TokenVerifier {
   constructor(opts: JwksVerifierOptions) {
     this.o = { audience: CA_AUDIENCE, clock: systemClock, minRefreshIntervalMs: 30_000, maxAgeMs: 600_000, staleGraceMs: 3_600_000, leewaySeconds: TOKEN_LEEWAY_SECONDS, ...opts };
     // Kubernetes signs service account tokens with RS256 or ES256; the key set's keys say which.
-    this.rules = { issuer: this.o.issuer, audience: this.o.audience, algorithms: TOKEN_ALGORITHMS, clock: this.o.clock, leewaySeconds: this.o.leewaySeconds };
+    this.rules = { issuer: this.o.issuer, audience: [this.o.audience], algorithms: TOKEN_ALGORITHMS, clock: this.o.clock, leewaySeconds: this.o.leewaySeconds };
   }
 
-  async verify(token: string): Promise<Caller> {
+  async verify(token: string, audiences?: readonly string[]): Promise<Caller> {
     checkTokenShape(token);
     let kid: string | undefined;
     try {
@@ -52,7 +52,7 @@ export class JwksVerifier implements TokenVerifier {
     } catch {
       throw unauthorized('token_malformed', 'the bearer token is not a JWT');
     }
-    return verifyToken(token, await this.keySetFor(kid), this.rules);
+    return verifyToken(token, await this.keySetFor(kid), audiences ? { ...this.rules, audience: audiences } : this.rules);
   }
 
   private async keySetFor(kid: string | undefined): Promise<KeySet> {

@@ -27,11 +27,11 @@ export interface JwtVerifierOptions {
  * the key per algorithm, so handing it the KeyObject each time costs nothing measurable.
  */
 export function jwtVerifier(o: JwtVerifierOptions): TokenVerifier {
-  const rules: TokenRules = { issuer: o.issuer, audience: o.audience ?? CA_AUDIENCE, algorithms: usableAlgorithms(o.key, o.algorithms), clock: o.clock, leewaySeconds: o.leewaySeconds ?? TOKEN_LEEWAY_SECONDS };
+  const rules: TokenRules = { issuer: o.issuer, audience: [o.audience ?? CA_AUDIENCE], algorithms: usableAlgorithms(o.key, o.algorithms), clock: o.clock, leewaySeconds: o.leewaySeconds ?? TOKEN_LEEWAY_SECONDS };
   return {
-    async verify(token) {
+    async verify(token, audiences) {
       checkTokenShape(token);
-      return verifyToken(token, () => o.key, rules);
+      return verifyToken(token, () => o.key, audiences ? { ...rules, audience: audiences } : rules);
     },
   };
 }
