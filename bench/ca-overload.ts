@@ -3,7 +3,8 @@ import { cachedFixture, cpuSeconds, rssMb, startServe } from './ca-fixture.js';
 import { median, type Figure } from './figures.js';
 import { Connection, issuanceRequest, percentile, secureContextFor, type Target } from './https-load.js';
 
-const PODS = 50_000;
+/** `MESHID_BENCH_OVERLOAD_PODS` runs a smaller burst (a quick look on a busy machine); the figure is for 50,000. */
+const PODS = Number(process.env.MESHID_BENCH_OVERLOAD_PODS ?? 50_000);
 /** Distinct workloads in the fixture; pods past it reuse their tokens and CSRs, which the CA does not mind. */
 const WORKLOADS = 10_000;
 /** Connections open at once: far more than the limit, so the CA must shed. */
@@ -90,8 +91,8 @@ function overloadFigures(results: PodResult[], r: { seconds: number; serverCpu: 
         `${(results.reduce((a, x) => a + x.attempts, 0) / PODS).toFixed(2)} requests per pod; server CPU ${r.serverCpu.toFixed(1)} s`,
     },
     { name: 'overload: failed pods', value: failed.length, unit: 'pods', ceiling: 0, note: `must be 0 of ${n}${failed[0] ? `; first: ${failed[0].failed!.slice(0, 160)}` : ''}` },
-    { name: 'overload: time to SVID p50', value: percentile(times, 0.5), unit: 'ms', ceiling: 1000 * idealSeconds, note: 'from the instant all pods asked; ceiling = the whole ideal burst' },
-    { name: 'overload: time to SVID p99', value: percentile(times, 0.99), unit: 'ms', ceiling: 1000 * idealSeconds, note: `max ${times.length ? times[times.length - 1]!.toFixed(0) : '-'} ms` },
+    { name: 'overload: time to SVID p50', value: percentile(times, 0.5), unit: 'ms', ceiling: 1000 * idealSeconds, ratio: (1000 * idealSeconds) / percentile(times, 0.5), note: 'from the instant all pods asked; ceiling = the whole ideal burst' },
+    { name: 'overload: time to SVID p99', value: percentile(times, 0.99), unit: 'ms', ceiling: 1000 * idealSeconds, ratio: (1000 * idealSeconds) / percentile(times, 0.99), note: `max ${times.length ? times[times.length - 1]!.toFixed(0) : '-'} ms` },
     { name: 'overload: server peak RSS', value: r.peakRss, unit: 'MB', ceiling: 200, note: 'ceiling = the goal for the control plane in a burst' },
   ];
 }
