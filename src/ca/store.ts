@@ -40,6 +40,18 @@ export const PLUGIN_FILES = {
   roots: 'root-cert.pem',
 } as const;
 
+/**
+ * The JWT-SVID signing keys, stored beside the plug-in files (never in them: an operator's plug-in
+ * CA carries no JWT key, and gains one without its own files being touched). ECDSA P-256, PKCS#8.
+ */
+export const JWT_FILES = {
+  signingKey: 'jwt-signing-key.pem',
+  /** Staged by a root rotation's prepare: published at once, signs from activate. */
+  nextSigningKey: 'next-jwt-signing-key.pem',
+  /** The key that signed before activate, public half only: published until retire. */
+  previousPublicKey: 'previous-jwt-public-key.pem',
+} as const;
+
 export function isPrivateKeyFile(name: string): boolean {
-  return name.endsWith('key.pem');
+  return name.endsWith('key.pem') && !name.endsWith('public-key.pem');
 }
