@@ -54,6 +54,7 @@ test('through a root rotation (meshid ca rotate-root, the driver on a ManualCloc
   const newKid = overlap[1]!;
   const duringPrepare = await svid();
   assert.equal(duringPrepare.kid, oldKid, 'the old key signs until activate');
+  assert.match((await meshid(['ca', 'status', '--data-dir', ca.dataDir])).stdout, new RegExp(`\\njwt .* ${newKid.slice(0, 23)} +published, signs from activate\\n`));
 
   clock.advance(5 * MIN);
   await until('activate', async () => (await phase()) === 'activate');
@@ -64,6 +65,10 @@ test('through a root rotation (meshid ca rotate-root, the driver on a ManualCloc
   assert.equal(activated[JWT_FILES.nextSigningKey], undefined);
   assert.ok(activated[JWT_FILES.previousPublicKey]?.includes('BEGIN PUBLIC KEY'), 'only the public half of the old key is kept');
   assert.notEqual(activated[JWT_FILES.signingKey], oldKeyPem);
+  const status = await meshid(['ca', 'status', '--data-dir', ca.dataDir]);
+  assert.equal(status.code, 0, status.stderr);
+  assert.match(status.stdout, new RegExp(`\\njwt +JWT-SVID key \\(ES256\\) +- +${newKid.slice(0, 23)} +published, signing\\n`));
+  assert.match(status.stdout, new RegExp(`\\njwt +JWT-SVID key \\(ES256\\) +- +${oldKid.slice(0, 23)} +published until retire\\n`));
   for (const s of [before, duringPrepare, afterActivate]) assert.equal((await verifies(s)).payload.sub, 'spiffe://cluster.local/ns/shop/sa/cart');
 
   // Retire: max workload TTL (2h, which caps JWT-SVIDs too) plus the margin after activate.

@@ -9,6 +9,9 @@ export interface JwtKeys {
   kid: string;
   /** The signing key first, then a staged next key and a retiring previous one, when a rotation has them. */
   bundle: JwtBundle;
+  /** During a rotation: the staged key (prepare) and the one that signed before (activate). */
+  nextKid?: string;
+  previousKid?: string;
 }
 
 /** A fresh JWT signing key, never the X.509 CA key: a JWT key leak must not let anyone mint certificates. */
@@ -27,12 +30,15 @@ export function loadJwtKeys(files: CaFiles): JwtKeys | null {
   if (pem === undefined) return null;
   const signingKey = p256(() => createPrivateKey(pem), JWT_FILES.signingKey, 'private');
   const signing = jwtAuthority(createPublicKey(signingKey));
-  const keys = [signing];
-  const next = files[JWT_FILES.nextSigningKey];
-  if (next !== undefined) keys.push(jwtAuthority(createPublicKey(p256(() => createPrivateKey(next), JWT_FILES.nextSigningKey, 'private'))));
-  const previous = files[JWT_FILES.previousPublicKey];
-  if (previous !== undefined) keys.push(jwtAuthority(p256(() => createPublicKey(previous), JWT_FILES.previousPublicKey, 'public')));
-  return { signingKey, kid: signing.kid, bundle: { keys: keys.filter((k, i) => keys.findIndex((o) => o.kid === k.kid) === i) } };
+  const nextPem = files[JWT_FILES.nextSigningKey];
+  const next = nextPem === undefined ? undefined : jwtAuthority(createPublicKey(p256(() => createPrivateKey(nextPem), JWT_FILES.nextSigningKey, 'private')));
+  const previousPem = files[JWT_FILES.previousPublicKey];
+  const previous = previousPem === undefined ? undefined : jwtAuthority(p256(() => createPublicKey(previousPem), JWT_FILES.previousPublicKey, 'public'));
+  const keys = [signing, next, previous].filter((k): k is JwtAuthority => k !== undefined);
+  return {
+    signingKey, kid: signing.kid, nextKid: next?.kid, previousKid: previous?.kid,
+    bundle: { keys: keys.filter((k, i) => keys.findIndex((o) => o.kid === k.kid) === i) },
+  };
 }
 
 export function jwtAuthority(publicKey: KeyObject): JwtAuthority {
