@@ -4,7 +4,7 @@ import type { KeyAlgorithm } from '../pki/keys.js';
 import { MeshidError } from '../common/errors.js';
 import { withJwtKey } from './jwt/rotation.js';
 import { createCaFiles, loadCaMaterial, type CaMaterial } from './material.js';
-import { JWT_FILES, StoreConflictError, type CaStore, type StoredCaFiles } from './store.js';
+import { JWT_FILES, STORE_READ_ONLY, StoreConflictError, type CaStore, type StoredCaFiles } from './store.js';
 
 export interface AuthorityOptions {
   store: CaStore;
@@ -93,7 +93,7 @@ async function withStoredJwtKey(o: AuthorityOptions, stored: StoredCaFiles): Pro
       o.logger.info({ store: o.store.describe(), file: JWT_FILES.signingKey }, 'added a JWT-SVID signing key to the CA material');
       return written;
     } catch (err) {
-      if (err instanceof MeshidError && err.code === 'plugin_ca_read_only') {
+      if (err instanceof MeshidError && err.code === STORE_READ_ONLY) {
         o.logger.warn({ store: o.store.describe(), reason: err.message }, 'the CA material has no JWT signing key and cannot be given one; JWT-SVIDs are not served');
         return stored;
       }

@@ -25,6 +25,9 @@ export interface CaStore {
   describe(): string;
 }
 
+/** The error code of a write to a store the operator owns (Istio's cacerts Secret): never retried, never worked around. */
+export const STORE_READ_ONLY = 'plugin_ca_read_only';
+
 export class StoreConflictError extends Error {
   constructor(where: string) {
     super(`CA material at ${where} was changed by another writer; re-read and retry`);
