@@ -7,7 +7,7 @@ import { createCaFiles } from '../../src/ca/material.js';
 import { JWT_FILES, PLUGIN_FILES } from '../../src/ca/store.js';
 import { NS, requestCert, startFakeCluster, startReplica } from '../helpers/fake-cluster.js';
 import { send } from '../helpers/http.js';
-import { fetchJwtSvid, localJwks } from '../helpers/jwt.js';
+import { fetchJwtBundle, fetchJwtSvid, localJwks } from '../helpers/jwt.js';
 import { waitFor } from '../helpers/wait.js';
 
 const cart = { namespace: 'shop', serviceAccount: 'cart', pod: { name: 'cart-0', uid: 'uid-cart-0' } };
@@ -54,9 +54,16 @@ test("an operator's cacerts Secret is never written: without a JWT key the CA is
   assert.deepEqual(secretData(cluster.fake, 'cacerts'), plugin, 'cacerts is left as the operator wrote it');
   assert.equal(cluster.fake.get('secrets', NS, 'meshid-ca'), undefined);
 
-  put({ ...plugin, [JWT_FILES.signingKey]: newJwtSigningKeyPem() });
-  await waitFor(() => cp.authority.current().jwt !== null, { what: 'the operator JWT key to be loaded' });
+  // As certs/README.md tells an operator to stage a new JWT key: published first, signing later.
+  put({ ...plugin, [JWT_FILES.signingKey]: newJwtSigningKeyPem(), [JWT_FILES.nextSigningKey]: newJwtSigningKeyPem() });
+  // A watch stream still opening when the Secret changed would miss the event; a reconnect re-reads it.
+  cluster.fake.dropWatches();
+  await waitFor(() => cp.authority.current().jwt !== null, { what: 'the operator JWT key to be loaded', timeoutMs: 10_000 });
   const res = await fetchJwtSvid(cp.caUrl, { audience: ['vault'] }, { token, roots });
   assert.equal(res.status, 200, res.text);
   await jwtVerify(res.json().token, await localJwks(cp.caUrl, roots), { audience: 'vault' });
+  const { keys } = await fetchJwtBundle(cp.caUrl, roots);
+  assert.equal(keys.length, 2, 'the staged key is published');
+  assert.equal(keys[0]!.kid, decodeProtectedHeader(res.json().token).kid, 'the signing key signs');
+  assert.equal(cp.authority.current().jwt!.nextKid, keys[1]!.kid);
 });
