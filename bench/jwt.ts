@@ -1,7 +1,7 @@
 import { createPrivateKey, sign, verify, type KeyObject } from 'node:crypto';
 import { loadLocalIssuer } from '../src/ca/auth/local-issuer.js';
 import { FileCaStore } from '../src/ca/file-store.js';
-import { JWT_SVID_PATH } from '../src/ca/jwt/contract.js';
+import { JWT_SVID_PATH } from '../src/common/jwt-svid-api.js';
 import { JWT_FILES } from '../src/ca/store.js';
 import { cpuSeconds, createFixture, startServe } from './ca-fixture.js';
 import { median, range, type Figure } from './figures.js';

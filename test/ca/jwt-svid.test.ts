@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { calculateJwkThumbprint, createLocalJWKSet, decodeJwt, errors, jwtVerify } from 'jose';
-import { joseKeySetOfBundle, joseKeysOfBundle } from '../../src/ca/jwt/jose-keys.js';
+import { joseKeySetOfBundle, joseKeysOfBundle } from '../../src/pki/jwt-bundle.js';
 import { meshid, spawnServe } from '../helpers/cli.js';
 import { send } from '../helpers/http.js';
 import { decodeParts, fetchJwtBundle, fetchJwtSvid, localJwks, remoteJwks } from '../helpers/jwt.js';

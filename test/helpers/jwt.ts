@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, customFetch, type JSONWebKeySet } from 'jose';
-import { JWT_BUNDLE_PATH, JWT_SVID_PATH } from '../../src/ca/jwt/contract.js';
-import { joseKeysOfBundle, joseKeySetOfBundle } from '../../src/ca/jwt/jose-keys.js';
+import { JWT_BUNDLE_PATH, JWT_SVID_PATH } from '../../src/common/jwt-svid-api.js';
+import { joseKeysOfBundle, joseKeySetOfBundle } from '../../src/pki/jwt-bundle.js';
 import { postJson, send, type Response } from './http.js';
 
 /** POST /v1/jwt-svids over HTTPS, the CA pinned to the trust bundle. */

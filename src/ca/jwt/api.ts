@@ -12,7 +12,7 @@ import type { CaMetrics } from '../metrics.js';
 import {
   JWT_BUNDLE_PATH, JWT_SVID_PATH, MAX_AUDIENCE_LENGTH, MAX_AUDIENCES, MAX_JWT_TTL_SECONDS, MIN_JWT_TTL_SECONDS,
   type JwtSvidRequest, type JwtSvidResponse,
-} from './contract.js';
+} from '../../common/jwt-svid-api.js';
 import type { JwtKeys } from './keys.js';
 import { jwtSvidTimes, signJwtSvid } from './svid.js';
 

@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { MeshidError } from '../../common/errors.js';
 import { JWT_FILES, type CaFiles } from '../store.js';
-import { JWT_AUTHORITY_USE, JWT_SVID_ALG, type JwtAuthority, type JwtBundle } from './contract.js';
+import { JWT_AUTHORITY_USE, JWT_SVID_ALG, type JwtAuthority, type JwtBundle } from '../../common/jwt-svid-api.js';
 
 /** The JWT side of the CA material: the key that signs now, and every key a verifier must accept now. */
 export interface JwtKeys {

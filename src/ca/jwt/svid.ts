@@ -1,6 +1,6 @@
 import { SignJWT } from 'jose';
 import { MeshidError } from '../../common/errors.js';
-import { DEFAULT_JWT_TTL_SECONDS, JWT_SVID_ALG, MAX_JWT_TTL_SECONDS } from './contract.js';
+import { DEFAULT_JWT_TTL_SECONDS, JWT_SVID_ALG, MAX_JWT_TTL_SECONDS } from '../../common/jwt-svid-api.js';
 import type { JwtKeys } from './keys.js';
 
 export interface JwtSvidTimesInput {

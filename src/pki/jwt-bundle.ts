@@ -1,6 +1,6 @@
 import { createLocalJWKSet, type JSONWebKeySet, type JWK } from 'jose';
-import { MeshidError } from '../../common/errors.js';
-import { JWT_AUTHORITY_USE } from './contract.js';
+import { MeshidError } from '../common/errors.js';
+import { JWT_AUTHORITY_USE } from '../common/jwt-svid-api.js';
 
 /**
  * The JWT authorities of a SPIFFE bundle as a JWKS that JOSE libraries use. The SPIFFE Trust Domain and
