@@ -81,6 +81,7 @@ test('meshid serve --local: a JWT-SVID verifies with jose against GET /v1/jwt-bu
   const metrics = (await send(`${monitoringUrl}/metrics`)).text;
   assert.match(metrics, /meshid_ca_jwt_svids_total\{result="issued"\} 3/);
   await new Promise((r) => setTimeout(r, 100));
+  assert.match(serve.stderr(), /"event":"jwt_svid_issued","spiffeId":"spiffe:\/\/cluster.local\/ns\/shop\/sa\/cart","audience":\["spiffe:\/\/cluster.local\/ns\/db\/sa\/pg","vault"\],"kid":"[\w-]{43}"/, 'one audit line per JWT-SVID');
   assert.ok(!serve.stderr().includes(body.token) && !serve.stderr().includes(token), 'neither token reaches the logs');
   assert.ok(!serve.stderr().includes('PRIVATE KEY'));
 });
