@@ -4,6 +4,7 @@ import { benchCaBurst } from './ca-burst.js';
 import { benchCaOverload } from './ca-overload.js';
 import { benchInjector } from './injector.js';
 import { benchIstioCa } from './istio-ca.js';
+import { benchJwt } from './jwt.js';
 import { printFigures, type Figure } from './figures.js';
 
 /** npm run bench: every figure next to its ceiling measured in the same run, as a ratio. */
@@ -12,6 +13,7 @@ const suites: Array<[string, () => Promise<Figure[]>]> = [
   ['CA issuance burst', benchCaBurst],
   ['CA overload', benchCaOverload],
   ['Istio CA API issuance', benchIstioCa],
+  ['JWT-SVID issuance', benchJwt],
   ['Injector', benchInjector],
   ['Agent', benchAgent],
 ];

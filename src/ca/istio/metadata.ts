@@ -1,7 +1,7 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { MeshidError } from '../../common/errors.js';
 import { parseWorkloadSpiffeId, type WorkloadIdentity } from '../../pki/spiffe.js';
-import { bearerToken } from '../api.js';
+import { bearerToken } from '../auth/bearer.js';
 import type { DecodedRequest, StructMessage } from './proto.js';
 
 /** The request metadata key istio-agent's and ztunnel's CA clients use to ask for another workload's certificate. */
