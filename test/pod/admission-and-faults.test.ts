@@ -50,9 +50,11 @@ test('a proxy whose CA is unreachable stays not ready, says why in one line, and
   const run = await h.run(created.pod);
   await run.waitFor(() => run.containers.has('meshid-proxy'), 10_000, 'past its init container');
   const proxy = run.container('meshid-proxy');
-  await run.waitFor(() => proxy.results.startupProbe.length >= 3, 20_000, 'probed three times');
+  // Until the agent listens the probe is refused; on a busy machine that can outlast several periods.
+  const answered = () => proxy.results.startupProbe.filter((r) => /^HTTP 503/.test(r.detail));
+  await run.waitFor(() => answered().length >= 2, 30_000, 'two probes answered by the agent');
   assert.ok(proxy.results.startupProbe.every((r) => !r.ok), JSON.stringify(proxy.results.startupProbe));
-  assert.match(proxy.results.startupProbe.at(-1)!.detail, /HTTP 503: not ready: no valid SVID held \(cannot reach the CA at https:\/\/meshid\.meshid-system\.svc:15012/);
+  assert.match(answered().at(-1)!.detail, /HTTP 503: not ready: no valid SVID held \(cannot reach the CA at https:\/\/meshid\.meshid-system\.svc:15012/);
   assert.equal(run.indexOf(/^start app/), -1, 'the app waits for the identity');
   const lines = proxy.logs().split('\n').filter((l) => /ca_unreachable|cannot reach|unreachable/i.test(l));
   assert.ok(lines.length >= 1 && lines.length <= 3, `one line per problem, not a flood:\n${proxy.logs()}`);
