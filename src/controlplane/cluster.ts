@@ -5,6 +5,7 @@ import { SecretCaStore } from '../kube/secret-store.js';
 import { CLUSTER_TIMING } from './cluster-timing.js';
 import { clusterTokenVerifier } from './cluster-verifier.js';
 import { LeaderDuties } from './leader-duties.js';
+import { meshView } from './mesh-view.js';
 import type { ModeFactory } from './mode.js';
 import { retryStartup } from './startup-retry.js';
 import { startWebhookUpkeep } from './webhook-upkeep.js';
@@ -23,10 +24,12 @@ export const clusterMode: ModeFactory = async (cfg, ctx) => {
     retryStartup(what, step, { retryMs: timing.startupRetryMs, log, onFailure: ctx.notReady });
   const verifier = await clusterTokenVerifier(clients, { kind: cfg.tokenVerifier, requireBoundPod: cfg.requireBoundPod, clock: ctx.clock, startup });
   log.info({ namespace, tokenVerifier: cfg.tokenVerifier, requireBoundPod: cfg.requireBoundPod }, 'cluster mode');
+  const mesh = meshView({ trustDomain: cfg.trustDomain, rootNamespace: namespace, retryMs: timing.watchRetryMs, resyncMs: timing.meshResyncMs, log: log.child({ part: 'mesh-view' }) });
 
   return {
     store: new SecretCaStore({ core: clients.core, watch: clients.watch, namespace, watchRetryMs: timing.watchRetryMs, log }),
     verifier,
+    views: mesh.provider,
     namespace,
     trustBundle: `configmap/${BUNDLE_CONFIGMAP}`,
     dataDir: '',
@@ -44,11 +47,13 @@ export const clusterMode: ModeFactory = async (cfg, ctx) => {
         webhook.changed();
       });
       duties.start();
+      mesh.start(clients);
       return {
         rotation: { isLeader: () => duties.isLeader(), publishedEverywhere: (b) => duties.publishedEverywhere(b) },
         isLeader: () => duties.isLeader(),
         async close() {
           stopWatching();
+          mesh.stop();
           webhook.stop();
           await duties.stop();
         },

@@ -2,6 +2,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import type { CertificateAuthority } from '../ca/authority.js';
 import type { TokenVerifier } from '../ca/auth/verifier.js';
+import type { ViewProvider } from '../ca/view-api.js';
 import type { RotationDriverOptions } from '../ca/rotation/driver.js';
 import type { CaStore } from '../ca/store.js';
 import type { Clock } from '../common/clock.js';
@@ -13,6 +14,8 @@ import type { ServeConfig } from './config.js';
 export interface ModeParts {
   store: CaStore;
   verifier: TokenVerifier;
+  /** Cluster mode: the mesh view served to agents on the CA port. */
+  views?: ViewProvider;
   /** The control plane's namespace: excluded from injection, named in serving certificates. */
   namespace: string;
   /** Where the trust bundle is published, as the ready line names it. */

@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import { registerCaApi } from '../ca/api.js';
 import type { CertificateAuthority } from '../ca/authority.js';
 import type { TokenVerifier } from '../ca/auth/verifier.js';
+import { registerViewApi, type ViewProvider } from '../ca/view-api.js';
 import type { CaMetrics } from '../ca/metrics.js';
 import type { Clock } from '../common/clock.js';
 import { installErrorHandling } from '../common/http-errors.js';
@@ -18,6 +19,7 @@ export interface HttpsServersOptions {
   cfg: ServeConfig;
   authority: CertificateAuthority;
   verifier: TokenVerifier;
+  views?: ViewProvider;
   namespace: string;
   clock: Clock;
   random: (n: number) => Buffer;
@@ -48,6 +50,7 @@ export function httpsServers(o: HttpsServersOptions): HttpsServers {
     ttl: { defaultMs: cfg.workloadCertTtlMs, maxMs: cfg.maxWorkloadCertTtlMs },
     audit: logger.child({ audit: true }),
   });
+  registerViewApi(caApp, { views: o.views, verifier: o.verifier });
   const webhookApp = fastify({ https: { key: cert.key, cert: cert.cert }, logger: false });
   installErrorHandling(webhookApp, logger);
   registerInjector(webhookApp, {

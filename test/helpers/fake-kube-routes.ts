@@ -9,6 +9,10 @@ export const KINDS: Record<string, { kind: string; apiVersion: string }> = {
   secrets: { kind: 'Secret', apiVersion: 'v1' },
   configmaps: { kind: 'ConfigMap', apiVersion: 'v1' },
   pods: { kind: 'Pod', apiVersion: 'v1' },
+  services: { kind: 'Service', apiVersion: 'v1' },
+  endpointslices: { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1' },
+  peerauthentications: { kind: 'PeerAuthentication', apiVersion: 'security.meshid.io/v1' },
+  authorizationpolicies: { kind: 'AuthorizationPolicy', apiVersion: 'security.meshid.io/v1' },
   leases: { kind: 'Lease', apiVersion: 'coordination.k8s.io/v1' },
   mutatingwebhookconfigurations: { kind: 'MutatingWebhookConfiguration', apiVersion: 'admissionregistration.k8s.io/v1' },
 };
