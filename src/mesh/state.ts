@@ -14,6 +14,7 @@ export interface MeshStateOptions {
 }
 
 type AnyPolicy = PolicyObject<PeerAuthenticationSpec> | PolicyObject<AuthorizationPolicySpec>;
+type PolicyOf<K extends PolicyKind> = K extends 'PeerAuthentication' ? PolicyObject<PeerAuthenticationSpec> : PolicyObject<AuthorizationPolicySpec>;
 
 /**
  * The mesh as the control plane sees it, kept incrementally: each object change recomputes only the
@@ -86,8 +87,8 @@ export class MeshState {
     this.change(() => this.setPolicy(kind, namespace, name, undefined));
   }
 
-  policy(kind: PolicyKind, namespace: string, name: string): AnyPolicy | undefined {
-    return this.policies[kind].get(objectKey({ namespace, name }));
+  policy<K extends PolicyKind>(kind: K, namespace: string, name: string): PolicyOf<K> | undefined {
+    return this.policies[kind].get(objectKey({ namespace, name })) as PolicyOf<K> | undefined;
   }
 
   pod(namespace: string, name: string): MeshPod | undefined {
