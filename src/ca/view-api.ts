@@ -49,6 +49,12 @@ const querySchema = {
  * own pod's view: the pod the token is bound to, or a pod of its namespace running as its service account.
  */
 export function registerViewApi(app: FastifyInstance, deps: ViewApiDeps): void {
+  const waiting = new Set<() => void>();
+  // Waiting polls would hold a shutdown up for their whole wait: they are answered 204 and resume elsewhere.
+  app.addHook('preClose', (done) => {
+    for (const end of [...waiting]) end();
+    done();
+  });
   app.get<{ Querystring: ViewQuery }>(VIEW_PATH, { schema: { querystring: querySchema } }, async (req, reply) => {
     const caller = await deps.verifier.verify(bearerToken(req.headers.authorization));
     const views = deps.views;
@@ -57,7 +63,7 @@ export function registerViewApi(app: FastifyInstance, deps: ViewApiDeps): void {
     authorize(caller, req.query.pod, views);
     const { pod, since } = req.query;
     const first = views.update(caller.namespace, pod, since);
-    const answer = first !== null ? first : await waitForChange(views, () => views.update(caller.namespace, pod, since), Number(req.query.waitSeconds ?? VIEW_WAIT_SECONDS) * 1000, reply.raw);
+    const answer = first !== null ? first : await waitForChange(views, () => views.update(caller.namespace, pod, since), Number(req.query.waitSeconds ?? VIEW_WAIT_SECONDS) * 1000, reply.raw, waiting);
     if (answer === undefined) throw podNotFound(caller.namespace, pod);
     if (answer === null) return reply.code(204).send();
     return reply.type('application/json; charset=utf-8').send(JSON.stringify(answer));
@@ -79,9 +85,12 @@ const forbidden = (message: string) => new MeshidError('view_forbidden', message
 const podNotFound = (namespace: string, pod: string) => new MeshidError('pod_not_found', `no running pod ${namespace}/${pod} is known to the control plane yet; retry shortly`, 404);
 
 /** Resolves with the first non-null answer after a change, or null once `ms` pass or the caller hangs up. */
-function waitForChange<T>(views: ViewProvider, ask: () => T | null, ms: number, raw: NodeJS.EventEmitter): Promise<T | null> {
+function waitForChange<T>(views: ViewProvider, ask: () => T | null, ms: number, raw: NodeJS.EventEmitter, waiting: Set<() => void>): Promise<T | null> {
   return new Promise((resolve) => {
+    const end = (): void => finish(null);
+    waiting.add(end);
     const finish = (v: T | null): void => {
+      waiting.delete(end);
       clearTimeout(timer);
       unsubscribe();
       raw.off('close', onClose);

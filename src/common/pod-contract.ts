@@ -39,6 +39,9 @@ export const PORTS = {
 
 export const READY_PATH = '/healthz/ready';
 
+/** The mesh view the agent holds, written beside the SDS socket (in the meshid-certs volume) for `kubectl exec` and tests. */
+export const VIEW_FILE = 'view.json';
+
 /** Env vars of the proxy container that `meshid agent` reads. */
 export const POD_ENV = {
   podName: 'POD_NAME',
