@@ -33,7 +33,8 @@ export class ViewClient implements ViewSource {
   private readonly listeners = new Set<(v: WorkloadView) => void>();
   private stopped = true;
   private closed = false;
-  private inFlight: { destroy(): void } | null = null;
+  /** Ends the poll in flight, or one about to start, when the agent stops. */
+  private readonly abort = new AbortController();
   private cancelSleep: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private outage = false;
@@ -58,7 +59,7 @@ export class ViewClient implements ViewSource {
   async stop(): Promise<void> {
     this.stopped = true;
     this.closed = true;
-    this.inFlight?.destroy();
+    this.abort.abort();
     this.cancelSleep?.();
     await this.loop;
   }
@@ -112,7 +113,7 @@ export class ViewClient implements ViewSource {
     if (this.o.waitSeconds !== undefined) url.searchParams.set('waitSeconds', String(wait));
     const [token, roots] = await Promise.all([this.o.token(), this.o.trustedRoots()]);
     const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const r = request(url, { agent: agentFor(roots), headers: { authorization: `Bearer ${token}` }, timeout: (wait + 15) * 1000 }, (res) => {
+      const r = request(url, { agent: agentFor(roots), signal: this.abort.signal, headers: { authorization: `Bearer ${token}` }, timeout: (wait + 15) * 1000 }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
@@ -123,11 +124,10 @@ export class ViewClient implements ViewSource {
         res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
         res.on('error', reject);
       });
-      this.inFlight = r;
       r.on('timeout', () => r.destroy(new CaError('view_timeout', `the control plane at ${url.origin} did not answer the view poll in time`, true)));
       r.on('error', (err: Error & { code?: string }) => reject(connectionError(err, url.origin, this.o.trustSource)));
       r.end();
-    }).finally(() => { this.inFlight = null; });
+    });
     if (status === 204) return null;
     let body: unknown;
     try {

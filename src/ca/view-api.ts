@@ -50,8 +50,11 @@ const querySchema = {
  */
 export function registerViewApi(app: FastifyInstance, deps: ViewApiDeps): void {
   const waiting = new Set<() => void>();
-  // Waiting polls would hold a shutdown up for their whole wait: they are answered 204 and resume elsewhere.
+  let closing = false;
+  // Waiting polls would hold a shutdown up for their whole wait: they are answered 204, and new ones 503, so
+  // agents resume elsewhere.
   app.addHook('preClose', (done) => {
+    closing = true;
     for (const end of [...waiting]) end();
     done();
   });
@@ -59,12 +62,17 @@ export function registerViewApi(app: FastifyInstance, deps: ViewApiDeps): void {
     const caller = await deps.verifier.verify(bearerToken(req.headers.authorization));
     const views = deps.views;
     if (!views) throw new MeshidError('view_unavailable', 'this control plane serves no mesh view (local mode); run it in cluster mode', 503);
+    if (closing) {
+      void reply.header('connection', 'close');
+      throw new MeshidError('shutting_down', 'this control plane is shutting down; retry', 503);
+    }
     if (!views.ready()) throw new MeshidError('view_not_ready', 'the control plane is still reading the cluster; retry shortly', 503);
     authorize(caller, req.query.pod, views);
     const { pod, since } = req.query;
     const first = views.update(caller.namespace, pod, since);
     const answer = first !== null ? first : await waitForChange(views, () => views.update(caller.namespace, pod, since), Number(req.query.waitSeconds ?? VIEW_WAIT_SECONDS) * 1000, reply.raw, waiting);
     if (answer === undefined) throw podNotFound(caller.namespace, pod);
+    if (closing) void reply.header('connection', 'close');
     if (answer === null) return reply.code(204).send();
     return reply.type('application/json; charset=utf-8').send(JSON.stringify(answer));
   });
