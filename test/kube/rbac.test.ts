@@ -48,6 +48,10 @@ function allows(g: Grant, call: RecordedCall): boolean {
   return !r.resourceNames || (call.name !== undefined && r.resourceNames.includes(call.name));
 }
 
+/** What the mesh view watches, across all namespaces. */
+const MESH_RESOURCES = [['core', 'pods'], ['core', 'services'], ['discovery.k8s.io', 'endpointslices'], ['security.meshid.io', 'peerauthentications'], ['security.meshid.io', 'authorizationpolicies']] as const;
+const MESH_CALLS = MESH_RESOURCES.flatMap(([group, resource]) => ['list', 'watch'].map((verb) => `${verb} ${group}/${resource} (all namespaces)`));
+
 const show = (c: RecordedCall): string => c.path ? `${c.verb} ${c.path}` : `${c.verb} ${c.group || 'core'}/${c.resource}${c.namespace ? ` in ${c.namespace}` : ' (all namespaces)'}${c.name ? ` name=${c.name}` : ''}`;
 
 
@@ -105,7 +109,8 @@ describe('RBAC in manifests/ against every call src/kube makes', () => {
     const issued = await requestCert(cp, await cluster.token({ namespace: 'shop', serviceAccount: 'cart', pod: { name: 'cart-0', uid: 'uid-cart-0' } }), roots);
     assert.equal(issued.status, 200, issued.code);
     await waitFor(() => ['default', 'shop'].every((ns) => publishedBundle(cluster.fake, ns) === roots) && webhookCaBundles(cluster.fake)[0] === roots
-      && cluster.fake.calls.some((c) => c.verb === 'update' && c.resource === 'leases'));
+      && cluster.fake.calls.some((c) => c.verb === 'update' && c.resource === 'leases')
+      && MESH_RESOURCES.every(([, resource]) => cluster.fake.calls.some((c) => c.verb === 'watch' && c.resource === resource)));
     await cp.close();
     wired = [...cluster.fake.calls];
     calls = [...fake.calls, ...wired];
@@ -127,6 +132,7 @@ describe('RBAC in manifests/ against every call src/kube makes', () => {
       'list core/configmaps (all namespaces) name=meshid-ca-root-cert', 'watch core/configmaps (all namespaces) name=meshid-ca-root-cert',
       'get admissionregistration.k8s.io/mutatingwebhookconfigurations (all namespaces) name=meshid-sidecar-injector',
       'patch admissionregistration.k8s.io/mutatingwebhookconfigurations (all namespaces) name=meshid-sidecar-injector',
+      ...MESH_CALLS,
     ]) assert.ok(kinds.has(expected), `expected the control plane to make: ${expected}\nmade:\n${[...kinds].join('\n')}`);
   });
 
@@ -171,5 +177,8 @@ describe('RBAC in manifests/ against every call src/kube makes', () => {
     refuse({ verb: 'delete', group: '', resource: 'configmaps', namespace: 'shop', name: 'meshid-ca-root-cert' });
     refuse({ verb: 'patch', group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', name: 'other' });
     refuse({ verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: 'kube-system', name: 'meshid-leader' });
+    refuse({ verb: 'update', group: 'security.meshid.io', resource: 'authorizationpolicies', namespace: 'shop', name: 'x' });
+    refuse({ verb: 'patch', group: '', resource: 'pods', namespace: 'shop', name: 'cart-0' });
+    refuse({ verb: 'list', group: '', resource: 'endpoints' });
   });
 });
