@@ -10,6 +10,7 @@ const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   agent: async (argv) => (await import('./agent.js')).runAgentCommand(argv),
   inject: async (argv, io) => (await import('./inject.js')).injectCommand(argv, io),
   iptables: async (argv, io) => (await import('./iptables.js')).iptablesCommand(argv, io),
+  describe: async (argv, io) => (await import('./describe.js')).describeCommand(argv, io),
 };
 
 const USAGE = `usage: meshid <command> [flags]
@@ -20,6 +21,7 @@ commands:
   inject     offline sidecar injection of Kubernetes YAML
   iptables   apply the traffic redirection rules (init container)
   ca         status | rotate-root: the operator's view of the CA
+  describe   pod NS/NAME: what that pod's sidecar is told (cluster)
 run "meshid <command> --help" for its flags`;
 
 async function main(argv: string[], io: Io = processIo): Promise<number> {

@@ -29,24 +29,33 @@ type Lister = () => Promise<{ items: Obj[]; resourceVersion: string }>;
 const listed = (p: Promise<{ items: unknown[]; metadata?: { resourceVersion?: string } }>) =>
   p.then((l) => ({ items: l.items as Obj[], resourceVersion: l.metadata?.resourceVersion ?? '' }));
 
+/** A resource the mesh view is computed from: how to list it, where to watch it, how its objects enter the state. */
+export interface MeshResource {
+  what: string;
+  path: string;
+  list: Lister;
+  onUpsert(obj: Obj): void;
+  onDelete(obj: Obj): void;
+}
+
 /**
- * Pods, Services, EndpointSlices and the two policy CRDs, each through a reflector into the MeshState. A policy
+ * Pods, Services, EndpointSlices and the two policy CRDs, and how each object enters the MeshState. A policy
  * object that fails validation is logged once (per object and problem) and ignored: its last good version stays.
+ * The one definition for the control plane's watches and `meshid describe`'s one-off lists.
  */
-export function startMeshWatch(o: MeshWatchOptions): MeshWatch {
-  const { clients: k, state } = o;
-  const pending = new Set<string>();
+export function meshResources(k: KubeClients, state: MeshState, log: Logger): MeshResource[] {
   const refused = new Map<string, string>();
   const name = (obj: Obj) => ({ namespace: String(obj?.metadata?.namespace ?? ''), name: String(obj?.metadata?.name ?? '') });
 
   const policyHandlers = (kind: PolicyKind) => ({
     onUpsert(obj: Obj) {
-      const id = `${kind}/${name(obj).namespace}/${name(obj).name}`;
+      const { namespace, name: n } = name(obj);
+      const id = `${kind}/${namespace}/${n}`;
       const checked = validPolicy({ ...obj, kind });
       if (!checked.ok) {
         if (refused.get(id) !== checked.problem) {
           refused.set(id, checked.problem);
-          o.log.warn({ kind, namespace: name(obj).namespace, name: name(obj).name, problem: checked.problem }, `${kind} ${name(obj).namespace}/${name(obj).name} ignored: ${checked.problem}; its last valid version stays in force`);
+          log.warn({ kind, namespace, name: n, problem: checked.problem }, `${kind} ${namespace}/${n} ignored: ${checked.problem}; its last valid version stays in force`);
         }
         return;
       }
@@ -59,7 +68,7 @@ export function startMeshWatch(o: MeshWatchOptions): MeshWatch {
     },
   });
 
-  const resources: Array<{ what: string; path: string; list: Lister; onUpsert(obj: Obj): void; onDelete(obj: Obj): void }> = [
+  return [
     {
       what: 'pods', path: '/api/v1/pods', list: () => listed(k.core.listPodForAllNamespaces()),
       onUpsert: (obj) => { const p = podFromObject(obj); if (p) state.upsertPod(p); },
@@ -81,9 +90,14 @@ export function startMeshWatch(o: MeshWatchOptions): MeshWatch {
       ...policyHandlers(kind),
     })),
   ];
-  for (const r of resources) pending.add(r.what);
+}
+
+/** Each mesh resource through a reflector into the MeshState. */
+export function startMeshWatch(o: MeshWatchOptions): MeshWatch {
+  const resources = meshResources(o.clients, o.state, o.log);
+  const pending = new Set(resources.map((r) => r.what));
   const stops = resources.map((r) => startReflector({
-    ...r, watch: k.watch, retryMs: o.retryMs, resyncMs: o.resyncMs, log: o.log,
+    ...r, watch: o.clients.watch, retryMs: o.retryMs, resyncMs: o.resyncMs, log: o.log,
     onSynced: () => pending.delete(r.what),
   }));
   return {
