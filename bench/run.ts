@@ -2,6 +2,7 @@ import { benchAgent } from './agent.js';
 import { benchCa } from './ca.js';
 import { benchCaBurst } from './ca-burst.js';
 import { benchInjector } from './injector.js';
+import { benchMeshView } from './mesh-view.js';
 import { printFigures, type Figure } from './figures.js';
 
 /** npm run bench: every figure next to its ceiling measured in the same run, as a ratio. */
@@ -10,6 +11,7 @@ const suites: Array<[string, () => Promise<Figure[]>]> = [
   ['CA issuance burst', benchCaBurst],
   ['Injector', benchInjector],
   ['Agent', benchAgent],
+  ['Mesh view delivery', benchMeshView],
 ];
 
 // `npm run bench -- agent injector` runs only the suites whose titles name one of those words.
