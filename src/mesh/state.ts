@@ -3,6 +3,7 @@ import { ChangeLog } from './change-log.js';
 import { isTerminal, podIpDestination, serviceDestinations } from './destinations.js';
 import { objectKey, selects, type MeshEndpointSlice, type MeshPod, type MeshService } from './model.js';
 import type { PolicyKind } from './policy-check.js';
+import { formatVersion, revisionOf } from './version.js';
 import { destinationKey, type AuthorizationPolicySpec, type MeshDestination, type PeerAuthenticationSpec, type PolicyObject, type ViewUpdate } from './view.js';
 
 export interface MeshStateOptions {
@@ -47,7 +48,7 @@ export class MeshState {
   }
 
   get version(): string {
-    return `${this.o.epoch}:${this.revision}`;
+    return formatVersion(this.o.epoch, this.revision);
   }
 
   onChange(listener: () => void): () => void {
@@ -248,15 +249,6 @@ export class MeshState {
     this.log.record(this.pending, key);
     this.dirty = true;
   }
-}
-
-/** The revision of a `<epoch>:<revision>` version of this epoch; undefined for any other. */
-export function revisionOf(version: string | undefined, epoch: string): number | undefined {
-  if (!version) return undefined;
-  const at = version.lastIndexOf(':');
-  if (version.slice(0, at) !== epoch) return undefined;
-  const rev = version.slice(at + 1);
-  return /^\d{1,15}$/.test(rev) ? Number(rev) : undefined;
 }
 
 function indexSet(index: Map<string, Set<string>>, key: string, member: string, present: boolean): void {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { podFromObject, serviceFromObject, sliceFromObject } from '../../src/mesh/convert.js';
 import { validPolicy } from '../../src/mesh/policy-check.js';
-import { MeshState, revisionOf } from '../../src/mesh/state.js';
+import { MeshState } from '../../src/mesh/state.js';
+import { revisionOf } from '../../src/mesh/version.js';
 import { applyViewUpdate, type ViewUpdate, type WorkloadView } from '../../src/mesh/view.js';
 import { podObject, policyObject, serviceObject, sliceObject } from '../helpers/mesh-objects.js';
 
