@@ -2,6 +2,7 @@ import { request } from 'node:https';
 import { truncate } from '../common/duration.js';
 import type { Logger } from '../common/log.js';
 import { VIEW_PATH, VIEW_WAIT_SECONDS } from '../ca/view-api.js';
+import { epochOf } from '../mesh/version.js';
 import { applyViewUpdate, ViewUpdateError, type ViewSource, type ViewUpdate, type WorkloadView } from '../mesh/view.js';
 import { agentFor, CaError, connectionError } from './ca-client.js';
 import type { Timers } from './timers.js';
@@ -93,6 +94,8 @@ export class ViewClient implements ViewSource {
 
   private accept(update: ViewUpdate): void {
     try {
+      // A delta is against the view held; one of another control plane start cannot be.
+      if (!update.full && epochOf(update.version) !== epochOf(this.view?.version)) throw new ViewUpdateError(`delta ${update.version} is not of the epoch of the view held (${this.view?.version || 'none'})`);
       this.view = applyViewUpdate(this.view, update);
     } catch (err) {
       if (!(err instanceof ViewUpdateError)) throw err;

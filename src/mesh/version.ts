@@ -11,3 +11,9 @@ export function revisionOf(version: string | undefined, epoch: string): number |
   const rev = version.slice(at + 1);
   return /^\d{1,15}$/.test(rev) ? Number(rev) : undefined;
 }
+
+/** The epoch part of a version; '' for none. */
+export function epochOf(version: string | undefined): string {
+  const at = version?.lastIndexOf(':') ?? -1;
+  return at < 0 ? '' : version!.slice(0, at);
+}
