@@ -12,6 +12,7 @@ export interface AgentFields {
 }
 export type AgentField = keyof AgentFields;
 export const AGENT_FIELDS: AgentField[] = ['pod', 'inboundPorts', 'peerAuthentications', 'authorizationPolicies'];
+const POLICY_FIELDS = new Set<AgentField>(['peerAuthentications', 'authorizationPolicies']);
 
 export interface PolicySets {
   peerAuthentications: Iterable<PolicyObject<PeerAuthenticationSpec>>;
@@ -44,9 +45,16 @@ export class AgentRecord {
 
   /** Stores the field's value; true if it differs from what was held. */
   set<F extends AgentField>(field: F, value: AgentFields[F], revision: number): boolean {
-    const json = JSON.stringify(value);
-    if (this.json.get(field) === json) return false;
-    this.json.set(field, json);
+    if (POLICY_FIELDS.has(field)) {
+      // A policy object is replaced, never changed in place, when its API object changes: the same objects are the same list.
+      const held = this.fields[field] as unknown[] | undefined;
+      const list = value as unknown[];
+      if (held && held.length === list.length && held.every((p, i) => p === list[i])) return false;
+    } else {
+      const json = JSON.stringify(value);
+      if (this.json.get(field) === json) return false;
+      this.json.set(field, json);
+    }
     this.fields[field] = value;
     this.revs.set(field, revision);
     return true;

@@ -211,8 +211,7 @@ export class MeshState {
     const rec = this.agents.get(podKey);
     const pod = this.pods.get(podKey);
     if (!rec || !pod) return;
-    const ns = this.servicesByNs.get(pod.namespace) ?? [];
-    const services = [...ns].map((k) => this.services.get(k)!);
+    const services = fields.includes('inboundPorts') ? [...(this.servicesByNs.get(pod.namespace) ?? [])].map((k) => this.services.get(k)!) : [];
     const policies = {
       peerAuthentications: this.policies.PeerAuthentication.values() as Iterable<PolicyObject<PeerAuthenticationSpec>>,
       authorizationPolicies: this.policies.AuthorizationPolicy.values() as Iterable<PolicyObject<AuthorizationPolicySpec>>,
