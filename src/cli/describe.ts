@@ -33,7 +33,7 @@ export async function describeCommand(argv: string[], io: Io): Promise<number> {
     throw new UsageError((err as Error).message);
   }
   // Loaded only here: the Kubernetes client takes about half a second to load.
-  const [{ controlPlaneNamespace, createKubeClients, loadKubeConfig }, { meshResources }, { MeshState }, { describeApiError }, { silentLogger }] = await Promise.all([
+  const [{ controlPlaneNamespace, createKubeClients, loadKubeConfig }, { meshResources }, { MeshState }, { apiStatus, describeApiError }, { silentLogger }] = await Promise.all([
     import('../kube/client.js'), import('../kube/mesh-watch.js'), import('../mesh/state.js'), import('../kube/api-errors.js'), import('../common/log.js'),
   ]);
   const clients = createKubeClients(loadKubeConfig({ kubeconfig: values.kubeconfig }));
@@ -45,7 +45,9 @@ export async function describeCommand(argv: string[], io: Io): Promise<number> {
     try {
       ({ items } = await r.list());
     } catch (err) {
-      throw new Error(`cannot list ${r.what}: ${describeApiError(err)}`);
+      if (!(r.optional && apiStatus(err) === 404)) throw new Error(`cannot list ${r.what}: ${describeApiError(err)}`);
+      ignored.push(`the API has no ${r.what} (is its CustomResourceDefinition installed?)`);
+      continue;
     }
     for (const item of items) r.onUpsert(item);
   }

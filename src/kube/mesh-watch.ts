@@ -36,6 +36,8 @@ export interface MeshResource {
   list: Lister;
   onUpsert(obj: Obj): void;
   onDelete(obj: Obj): void;
+  /** A CRD: the API may not have it yet. */
+  optional?: boolean;
 }
 
 /**
@@ -87,6 +89,7 @@ export function meshResources(k: KubeClients, state: MeshState, log: Logger): Me
     ...(Object.keys(POLICY_PLURALS) as PolicyKind[]).map((kind) => ({
       what: POLICY_PLURALS[kind], path: `/apis/${POLICY_GROUP}/${POLICY_VERSION}/${POLICY_PLURALS[kind]}`,
       list: () => listed(k.custom.listClusterCustomObject({ group: POLICY_GROUP, version: POLICY_VERSION, plural: POLICY_PLURALS[kind] })),
+      optional: true,
       ...policyHandlers(kind),
     })),
   ];

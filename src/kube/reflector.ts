@@ -2,6 +2,9 @@ import type { Watch } from '@kubernetes/client-node';
 import type { Logger } from '../common/log.js';
 import { apiStatus, describeApiError } from './api-errors.js';
 
+/** How often a resource the API lacks is asked for again. */
+const ABSENT_RETRY_MS = 30_000;
+
 type Obj = { metadata?: { name?: string; namespace?: string; resourceVersion?: string } } & Record<string, unknown>;
 
 export interface ReflectorOptions {
@@ -16,6 +19,8 @@ export interface ReflectorOptions {
   /** After each complete list, the first one included: the cache is whole. */
   onSynced?(): void;
   retryMs: number;
+  /** A resource the API may not have (a CRD not installed yet): a 404 counts as empty, and is asked again later. */
+  optional?: boolean;
   /** A full relist this often, in case an event was ever lost; between them only the watch. */
   resyncMs: number;
   log: Logger;
@@ -34,6 +39,7 @@ export function startReflector(o: ReflectorOptions): () => void {
   let controller: AbortController | undefined;
   let timer: NodeJS.Timeout | undefined;
   let lastList = 0;
+  let absent = false;
   const keyOf = (obj: Obj) => `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
 
   const later = (fn: () => void, ms: number): void => {
@@ -81,7 +87,16 @@ export function startReflector(o: ReflectorOptions): () => void {
     if (stopped) return;
     try {
       if (!resourceVersion || Date.now() - lastList >= o.resyncMs) await relist();
+      absent = false;
     } catch (err) {
+      if (o.optional && apiStatus(err) === 404) {
+        if (!absent) o.log.warn({ resource: o.what }, `the API has no ${o.what} (is its CustomResourceDefinition installed?); none are in force until it does`);
+        absent = true;
+        for (const obj of cache.values()) o.onDelete(obj);
+        cache.clear();
+        o.onSynced?.();
+        return later(run, Math.max(o.retryMs, ABSENT_RETRY_MS));
+      }
       o.log.warn({ resource: o.what, err: describeApiError(err) }, 'list failed; retrying');
       return later(run, o.retryMs);
     }

@@ -31,6 +31,8 @@ export class FakeKube {
   tokenReview: (token: string, audiences: string[]) => Record<string, unknown> | Promise<Record<string, unknown>> = () => ({ authenticated: false, error: 'no reviewer configured' });
   /** Calls for which this returns true are refused with 403 Forbidden, as RBAC would. */
   forbid: (call: RecordedCall) => boolean = () => false;
+  /** Resources this API server does not have (a CRD not installed): every call on them is 404, as there. */
+  readonly missing = new Set<string>();
   /** Runs before each call is served: lets a test change the cluster at exactly that moment. */
   beforeCall: (call: RecordedCall) => void = () => {};
   oidc: { issuer: string; jwks: unknown } = { issuer: 'https://kubernetes.default.svc.cluster.local', jwks: { keys: [] } };
@@ -135,6 +137,7 @@ export class FakeKube {
     const call = { verb, group: target.group, resource: target.resource, namespace: target.namespace, name: target.name ?? nameFilter };
     this.calls.push(call);
     this.beforeCall(call);
+    if (this.missing.has(target.resource)) return sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
     if (this.forbid(call)) return sendStatus(res, 403, 'Forbidden', `${target.resource} is forbidden: User "meshid" cannot ${verb} resource "${target.resource}"`);
 
     if (target.resource === 'tokenreviews') return this.review(JSON.parse(body), res);

@@ -67,6 +67,24 @@ describe('watching the mesh through the API (fake API server over real HTTP)', (
     await waitFor(() => lists('pods') === 2 && !dest('10.0.0.1'), { what: 'a relist that finds the pod gone' });
   });
 
+  it('policy CRDs not installed: one warning each, the view is still whole (no policies)', async () => {
+    watch.stop();
+    fake.missing.add('peerauthentications');
+    fake.missing.add('authorizationpolicies');
+    const quiet = captureLogger();
+    const fresh = new MeshState({ trustDomain: 'cluster.local', rootNamespace: 'meshid-system', epoch: 'f' });
+    watch = startMeshWatch({ clients: createKubeClients(fake.kubeConfig()), state: fresh, log: quiet.logger, retryMs: 20, resyncMs: 600_000 });
+    await waitFor(() => watch.synced(), { what: 'synced without the CRDs' });
+    assert.ok(fresh.destinations().some((d) => d.address === '10.0.0.1'));
+    assert.equal(fresh.policy('PeerAuthentication', 'meshid-system', 'mesh'), undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    const warnings = quiet.lines().filter((l) => l.level === 40).map((l) => String(l.msg));
+    assert.deepEqual(warnings.sort(), [
+      'the API has no authorizationpolicies (is its CustomResourceDefinition installed?); none are in force until it does',
+      'the API has no peerauthentications (is its CustomResourceDefinition installed?); none are in force until it does',
+    ]);
+  });
+
   it('a hostile policy object is logged once and ignored; the last good version stays', async () => {
     fake.put('authorizationpolicies', policyObject('AuthorizationPolicy', 'shop', 'allow-web', { action: 'ALLOW', rules: [{ from: [{ source: { namespaces: ['shop'] } }] }] }) as never);
     await waitFor(() => state.policy('AuthorizationPolicy', 'shop', 'allow-web') !== undefined, { what: 'the good policy' });
