@@ -7,6 +7,8 @@ import type { Caller, TokenVerifier } from './auth/verifier.js';
 export const VIEW_PATH = '/v1/workload-view';
 /** How long a poll waits for a change before answering 204; the agent asks again at once. */
 export const VIEW_WAIT_SECONDS = 30;
+/** How long a waiting poll holds its answer after the first change, to take the changes right behind it too. */
+export const VIEW_GATHER_MS = 50;
 
 /** The control plane's mesh view as this route reads it (src/mesh/state.ts in cluster mode). */
 export interface ViewProvider {
@@ -92,14 +94,19 @@ function authorize(caller: Caller, pod: string, views: ViewProvider): void {
 const forbidden = (message: string) => new MeshidError('view_forbidden', message, 403);
 const podNotFound = (namespace: string, pod: string) => new MeshidError('pod_not_found', `no running pod ${namespace}/${pod} is known to the control plane yet; retry shortly`, 404);
 
-/** Resolves with the first non-null answer after a change, or null once `ms` pass or the caller hangs up. */
+/**
+ * Resolves with the answer shortly after the first change that gives one, or null once `ms` pass or the caller
+ * hangs up. The short hold gathers a burst of changes (a rollout) into one answer per agent instead of one each.
+ */
 function waitForChange<T>(views: ViewProvider, ask: () => T | null, ms: number, raw: NodeJS.EventEmitter, waiting: Set<() => void>): Promise<T | null> {
   return new Promise((resolve) => {
     const end = (): void => finish(null);
     waiting.add(end);
+    let gather: NodeJS.Timeout | undefined;
     const finish = (v: T | null): void => {
       waiting.delete(end);
       clearTimeout(timer);
+      clearTimeout(gather);
       unsubscribe();
       raw.off('close', onClose);
       resolve(v);
@@ -107,8 +114,8 @@ function waitForChange<T>(views: ViewProvider, ask: () => T | null, ms: number, 
     const onClose = (): void => finish(null);
     const timer = setTimeout(() => finish(null), ms);
     const unsubscribe = views.onChange(() => {
-      const v = ask();
-      if (v !== null) finish(v);
+      if (gather || ask() === null) return;
+      gather = setTimeout(() => finish(ask()), VIEW_GATHER_MS);
     });
     raw.once('close', onClose);
   });

@@ -55,6 +55,16 @@ describe('GET /v1/workload-view: the mesh view delivered to each agent over the 
     assert.equal(idle.status, 204, 'nothing new: 204 after the wait');
   });
 
+  it('a burst of changes (a rollout) is one answer per waiting agent, not one per change', async (t) => {
+    const { fake, cp, web, first } = await setUp(t);
+    const waiting = getView(cp, web, { pod: 'web-1', since: first.json().version, waitSeconds: '10' });
+    await new Promise((r) => setTimeout(r, 200));
+    for (let i = 0; i < 5; i++) fake.put('pods', podObject('blog', `post-${i}`, { sa: 'post', ips: [`10.0.1.${i + 1}`] }) as never);
+    const answer = await waiting;
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.json().upserts.map((d: any) => d.address), ['10.0.1.1', '10.0.1.2', '10.0.1.3', '10.0.1.4', '10.0.1.5']);
+  });
+
   it('resumes after a disconnect with since=: what changed meanwhile comes as one delta', async (t) => {
     const { fake, cp, web, first } = await setUp(t);
     const version = first.json().version;
