@@ -15,7 +15,6 @@ export interface MeshViewOptions {
 
 export interface MeshView {
   provider: ViewProvider;
-  state: MeshState;
   /** Starts watching the cluster; the provider is ready once every resource is listed. */
   start(clients: KubeClients): void;
   stop(): void;
@@ -27,7 +26,6 @@ export function meshView(o: MeshViewOptions): MeshView {
   const state = new MeshState({ trustDomain: o.trustDomain, rootNamespace: o.rootNamespace, epoch });
   let watch: MeshWatch | undefined;
   return {
-    state,
     provider: {
       ready: () => watch?.synced() ?? false,
       pod: (ns, name) => state.pod(ns, name),

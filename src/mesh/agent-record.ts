@@ -41,7 +41,7 @@ export class AgentRecord {
   private readonly json = new Map<AgentField, string>();
   private readonly revs = new Map<AgentField, number>();
   /** The pod's uid: a pod recreated under the same name is a new agent, whose view starts afresh. */
-  constructor(readonly uid: string, readonly createdAt: number) {}
+  constructor(readonly uid: string) {}
 
   /** Stores the field's value; true if it differs from what was held. */
   set<F extends AgentField>(field: F, value: AgentFields[F], revision: number): boolean {

@@ -153,7 +153,7 @@ export class MeshState {
       return;
     }
     if (this.agents.get(key)?.uid !== pod.uid) {
-      this.agents.set(key, new AgentRecord(pod.uid, this.pending));
+      this.agents.set(key, new AgentRecord(pod.uid));
       this.dirty = true;
     }
     this.refreshAgent(key, AGENT_FIELDS);
