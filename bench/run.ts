@@ -5,6 +5,7 @@ import { benchCaOverload } from './ca-overload.js';
 import { benchInjector } from './injector.js';
 import { benchIstioCa } from './istio-ca.js';
 import { benchJwt } from './jwt.js';
+import { benchMeshView } from './mesh-view.js';
 import { printFigures, type Figure } from './figures.js';
 
 /** npm run bench: every figure next to its ceiling measured in the same run, as a ratio. */
@@ -16,6 +17,7 @@ const suites: Array<[string, () => Promise<Figure[]>]> = [
   ['JWT-SVID issuance', benchJwt],
   ['Injector', benchInjector],
   ['Agent', benchAgent],
+  ['Mesh view delivery', benchMeshView],
 ];
 
 // `npm run bench -- agent injector` runs only the suites whose titles name one of those words.

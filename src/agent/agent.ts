@@ -21,6 +21,8 @@ import { SdsServer } from './sds-server.js';
 import { svidFetcherFor, type FetchSvid } from './svid-fetch.js';
 import { SvidStore } from './svid-store.js';
 import { realTimers, type Timers } from './timers.js';
+import type { ViewSource } from '../mesh/view.js';
+import { followView } from './view-follow.js';
 
 export { fetchOnce } from './fetch-once.js';
 
@@ -44,6 +46,8 @@ export interface RunningAgent {
   statusPort: number;
   healthPort: number;
   envoy: EnvoyProcess | null;
+  /** This pod's mesh view from the control plane; null when the agent does not know its pod name. */
+  view: ViewSource | null;
   /** Resolves once the first SVID is held. */
   ready(): Promise<void>;
   /** SIGTERM: stop renewing, stop the proxy, end the streams and remove the socket, close the ports. */
@@ -81,6 +85,9 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     });
     watcher.start();
     renewer.start();
+    // The view is asked for with the same token once the CA has answered, so a CA that is not up yet costs one outage line, not two.
+    const view = followView(config, { store, timers, random, logger });
+    if (view) void renewer.whenReady().then(() => view.client.start(), () => undefined);
     if (config.envoyBinary) {
       const bootstrap = envoyBootstrap({ nodeId: `sidecar~${spiffeId}`, cluster: `${config.serviceAccount}.${config.namespace}`, sdsSocketPath: config.sdsSocket, trustDomain: config.trustDomain, podIps: config.podIps ?? [] });
       await writeFileAtomic(config.envoyConfigPath, JSON.stringify(bootstrap, null, 2));
@@ -90,11 +97,13 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     logger.info({ spiffeId, sdsSocket: config.sdsSocket, statusPort: status.port, healthPort: health.port }, 'agent started');
     return {
       spiffeId, store, metrics, sds, envoy,
+      view: view?.client ?? null,
       statusPort: status.port,
       healthPort: health.port,
       ready: () => renewer.whenReady(),
       stop: async () => {
         watcher.stop();
+        await view?.stop();
         await renewer.stop();
         await envoy?.stop();
         await Promise.all(opened.map((s) => s.close()));

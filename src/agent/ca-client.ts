@@ -113,7 +113,7 @@ export async function requestCertificate(opts: CaClientOptions, req: CaRequest):
  * and leaves native memory behind; the bundle changes only on root rotation.
  */
 let cached: { key: string; agent: Agent } | null = null;
-function agentFor(roots: string[]): Agent {
+export function agentFor(roots: string[]): Agent {
   const key = roots.join('');
   if (cached?.key !== key) {
     cached?.agent.destroy();

@@ -31,6 +31,10 @@ export interface AgentConfig {
   /** Envoy: run and supervise it only when a binary is given. */
   envoyBinary?: string;
   envoyConfigPath: string;
+  /** The pod's name (POD_NAME): when known, the agent follows this pod's mesh view from the control plane. */
+  podName?: string;
+  /** Where the view is written (VIEW_FILE beside the SDS socket unless given). */
+  viewFile?: string;
   /** How often the mounted trust bundle is checked for a root rotation. */
   bundlePollMs: number;
   /** When to renew; undefined: at about half of each certificate's life (DEFAULT_RENEWAL). */

@@ -52,7 +52,8 @@ export function svidFetcherFor(config: AgentConfig, spiffeId: string, clock: Clo
   });
 }
 
-async function trustedRoots(file: string, known: string[]): Promise<string[]> {
+/** The roots the CA is verified with: the mounted file and those learnt from its answers. */
+export async function trustedRoots(file: string, known: string[]): Promise<string[]> {
   const fromFile = await readRootFile(file).catch(() => []);
   const roots = [...new Set([...fromFile, ...known])];
   if (roots.length === 0) throw new MeshidError('no_trust_bundle', `no trusted root to verify the CA with: ${file} is missing, empty or not PEM certificates`);

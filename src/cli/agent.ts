@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { APP_PROBES_ENV } from '../common/app-probes-env.js';
 import { formatDuration, parseDuration } from '../common/duration.js';
 import { createLogger } from '../common/log.js';
-import { POD_ENV } from '../common/pod-contract.js';
+import { POD_ENV, VIEW_FILE } from '../common/pod-contract.js';
 import { validateNamespace, validateServiceAccount, validateTrustDomain } from '../pki/spiffe.js';
 import { startAgent, fetchOnce } from '../agent/agent.js';
 import { AGENT_DEFAULTS, type AgentConfig } from '../agent/config.js';
@@ -35,6 +35,8 @@ renews it before expiry and follows root rotation.
   --bundle-poll-interval DURATION
                            how often --ca-root is re-read for a changed trust bundle (default
                            ${formatDuration(AGENT_DEFAULTS.bundlePollMs)}; keep it below serve's --bundle-propagation-delay)
+  --pod-name NAME          this pod (env ${POD_ENV.podName}): when known, the agent follows the pod's mesh view
+                           from the control plane and writes it to ${VIEW_FILE} beside the SDS socket
 
 Env ${POD_ENV.podIps} (the pod's IPs, comma-separated): when one is IPv6, Envoy also listens on [::].
 Env ${APP_PROBES_ENV}: the app probes the injector rewrote to /app-health/ on the status port.
@@ -59,6 +61,7 @@ const OPTIONS = {
   'envoy-binary': { type: 'string' },
   'envoy-config': { type: 'string' },
   'bundle-poll-interval': { type: 'string' },
+  'pod-name': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -84,6 +87,7 @@ export function parseAgentConfig(argv: string[], env: NodeJS.ProcessEnv): { conf
   const onceTimeoutMs = check(() => onceTimeoutOf(v['once-timeout'] ?? AGENT_DEFAULTS.onceTimeout), 0);
   const bundlePollMs = check(() => bundlePollOf(v['bundle-poll-interval']), AGENT_DEFAULTS.bundlePollMs);
   const podIps = check(() => podIpsOf(env[POD_ENV.podIps]), []);
+  const podName = check(() => podNameOf(v['pod-name'] ?? env[POD_ENV.podName]), undefined);
   const statusPort = check(() => portOf(v['status-port'], AGENT_DEFAULTS.statusPort, '--status-port'), 0);
   const healthPort = check(() => portOf(v['health-port'], AGENT_DEFAULTS.healthPort, '--health-port'), 0);
   if (v['once-timeout'] !== undefined && !v.once) problems.push('--once-timeout only applies with --once');
@@ -103,7 +107,7 @@ export function parseAgentConfig(argv: string[], env: NodeJS.ProcessEnv): { conf
       envoyBinary: v['envoy-binary'] ?? env[POD_ENV.envoyBinary],
       envoyConfigPath: v['envoy-config'] ?? AGENT_DEFAULTS.envoyConfigPath,
       bundlePollMs,
-      renewal,
+      renewal, podName,
     },
   };
 }
@@ -177,6 +181,12 @@ function bundlePollOf(value: string | undefined): number {
   const ms = parseDuration(value, '--bundle-poll-interval');
   if (ms < 100 || ms > 3_600_000) throw new Error(`--bundle-poll-interval "${value}" must be between 100ms and 1h`);
   return ms;
+}
+
+function podNameOf(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  if (value.length > 253 || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(value)) throw new Error(`--pod-name (or ${POD_ENV.podName}) "${value.slice(0, 64)}" is not a Kubernetes pod name`);
+  return value;
 }
 
 /** Downward API status.podIPs: comma-separated, IPv4 and/or IPv6. */

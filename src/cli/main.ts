@@ -11,6 +11,7 @@ const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   inject: async (argv, io) => (await import('./inject.js')).injectCommand(argv, io),
   iptables: async (argv, io) => (await import('./iptables.js')).iptablesCommand(argv, io),
   policy: async (argv, io) => (await import('./policy.js')).policyCommand(argv, io),
+  describe: async (argv, io) => (await import('./describe.js')).describeCommand(argv, io),
 };
 
 const USAGE = `usage: meshid <command> [flags]
@@ -22,6 +23,7 @@ commands:
   iptables   apply the traffic redirection rules (init container)
   ca         status | rotate-root: the operator's view of the CA
   policy     check: validate PeerAuthentication and AuthorizationPolicy YAML offline
+  describe   pod NS/NAME: what that pod's sidecar is told (cluster)
 run "meshid <command> --help" for its flags`;
 
 async function main(argv: string[], io: Io = processIo): Promise<number> {

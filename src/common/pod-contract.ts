@@ -43,6 +43,8 @@ export const READY_PATH = '/healthz/ready';
 
 /** The proxy container's uid: iptables never redirects its traffic, so Envoy's own connections leave as they are. */
 export const PROXY_UID = 1337;
+/** The mesh view the agent holds, written beside the SDS socket (in the meshid-certs volume) for `kubectl exec` and tests. */
+export const VIEW_FILE = 'view.json';
 
 /** Env vars of the proxy container that `meshid agent` reads. */
 export const POD_ENV = {

@@ -13,6 +13,8 @@ export interface ClusterTiming {
   webhookResyncMs: number;
   /** Between attempts of a startup step that failed because the API server was unavailable. */
   startupRetryMs: number;
+  /** The mesh view's watches relist this often (between them, only watch events). */
+  meshResyncMs: number;
 }
 
 export const CLUSTER_TIMING: Readonly<ClusterTiming> = Object.freeze({
@@ -24,4 +26,5 @@ export const CLUSTER_TIMING: Readonly<ClusterTiming> = Object.freeze({
   webhookRetryMs: 5_000,
   webhookResyncMs: 60_000,
   startupRetryMs: 2_000,
+  meshResyncMs: 1_800_000,
 });

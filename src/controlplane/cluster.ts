@@ -6,6 +6,7 @@ import { SecretCaStore } from '../kube/secret-store.js';
 import { CLUSTER_TIMING } from './cluster-timing.js';
 import { clusterTokenVerifier } from './cluster-verifier.js';
 import { LeaderDuties } from './leader-duties.js';
+import { meshView } from './mesh-view.js';
 import type { ModeFactory } from './mode.js';
 import { retryStartup } from './startup-retry.js';
 import { startWebhookUpkeep } from './webhook-upkeep.js';
@@ -24,11 +25,13 @@ export const clusterMode: ModeFactory = async (cfg, ctx) => {
     retryStartup(what, step, { retryMs: timing.startupRetryMs, log, onFailure: ctx.notReady });
   const verifier = await clusterTokenVerifier(clients, { kind: cfg.tokenVerifier, requireBoundPod: cfg.requireBoundPod, clock: ctx.clock, startup });
   log.info({ namespace, tokenVerifier: cfg.tokenVerifier, requireBoundPod: cfg.requireBoundPod, istioCompat: cfg.istioCompat }, 'cluster mode');
+  const mesh = meshView({ trustDomain: cfg.trustDomain, rootNamespace: namespace, retryMs: timing.watchRetryMs, resyncMs: timing.meshResyncMs, log: log.child({ part: 'mesh-view' }) });
 
   return {
     store: new SecretCaStore({ core: clients.core, watch: clients.watch, namespace, watchRetryMs: timing.watchRetryMs, log }),
     verifier,
     nodePods: apiNodePods(clients.core),
+    views: mesh.provider,
     namespace,
     trustBundle: bundleConfigMapNames(cfg.istioCompat).map((name) => `configmap/${name}`).join(','),
     dataDir: '',
@@ -47,11 +50,13 @@ export const clusterMode: ModeFactory = async (cfg, ctx) => {
         webhook.changed();
       });
       duties.start();
+      mesh.start(clients);
       return {
         rotation: { isLeader: () => duties.isLeader(), publishedEverywhere: (b) => duties.publishedEverywhere(b) },
         isLeader: () => duties.isLeader(),
         async close() {
           stopWatching();
+          mesh.stop();
           webhook.stop();
           await duties.stop();
         },

@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import type { CertificateAuthority } from '../ca/authority.js';
 import type { TokenVerifier } from '../ca/auth/verifier.js';
 import type { NodePods } from '../ca/istio/impersonation.js';
+import type { ViewProvider } from '../ca/view-api.js';
 import type { RotationDriverOptions } from '../ca/rotation/driver.js';
 import type { CaStore } from '../ca/store.js';
 import type { Clock } from '../common/clock.js';
@@ -16,6 +17,8 @@ export interface ModeParts {
   verifier: TokenVerifier;
   /** Cluster mode: which service accounts have pods on a node, for the Istio CA API's impersonation check. */
   nodePods?: NodePods;
+  /** Cluster mode: the mesh view served to agents on the CA port. */
+  views?: ViewProvider;
   /** The control plane's namespace: excluded from injection, named in serving certificates. */
   namespace: string;
   /** Where the trust bundle is published, as the ready line names it. */

@@ -5,6 +5,7 @@ import { InFlightLimit } from '../ca/overload.js';
 import { jwksMaxAgeSeconds, registerJwtApi } from '../ca/jwt/api.js';
 import type { CertificateAuthority } from '../ca/authority.js';
 import type { TokenVerifier } from '../ca/auth/verifier.js';
+import { registerViewApi, type ViewProvider } from '../ca/view-api.js';
 import type { CaMetrics } from '../ca/metrics.js';
 import type { Clock } from '../common/clock.js';
 import { installErrorHandling } from '../common/http-errors.js';
@@ -21,6 +22,7 @@ export interface HttpsServersOptions {
   cfg: ServeConfig;
   authority: CertificateAuthority;
   verifier: TokenVerifier;
+  views?: ViewProvider;
   namespace: string;
   clock: Clock;
   random: (n: number) => Buffer;
@@ -60,6 +62,7 @@ export function httpsServers(o: HttpsServersOptions): HttpsServers {
     maxWorkloadTtlMs: cfg.maxWorkloadCertTtlMs, bundleMaxAgeSeconds: jwksMaxAgeSeconds(cfg.bundlePropagationDelayMs),
     audit: logger.child({ audit: true }),
   });
+  registerViewApi(caApp, { views: o.views, verifier: o.verifier });
   const webhookApp = fastify({ https: { key: cert.key, cert: cert.cert }, logger: false });
   installErrorHandling(webhookApp, logger);
   registerInjector(webhookApp, {

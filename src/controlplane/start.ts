@@ -84,7 +84,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     cleanup.unshift(() => authority.close());
 
     const metrics = caMetrics(registry);
-    const servers = httpsServers({ cfg, authority, verifier: mode.verifier, namespace: mode.namespace, clock, random, logger, registry, metrics });
+    const servers = httpsServers({ cfg, authority, verifier: mode.verifier, views: mode.views, namespace: mode.namespace, clock, random, logger, registry, metrics });
     cleanup.unshift(() => servers.close());
     cleanup.unshift(authority.onChange((m) => {
       servers.renewServingCert();

@@ -4,6 +4,8 @@ import {
   AuthenticationV1Api,
   CoordinationV1Api,
   CoreV1Api,
+  CustomObjectsApi,
+  DiscoveryV1Api,
   KubeConfig,
   OpenidApi,
   WellKnownApi,
@@ -21,6 +23,8 @@ export interface KubeClients {
   readonly admission: AdmissionregistrationV1Api;
   readonly wellKnown: WellKnownApi;
   readonly openid: OpenidApi;
+  readonly discovery: DiscoveryV1Api;
+  readonly custom: CustomObjectsApi;
   readonly watch: Watch;
 }
 
@@ -55,6 +59,8 @@ export function createKubeClients(config: KubeConfig): KubeClients {
     admission: config.makeApiClient(AdmissionregistrationV1Api),
     wellKnown: config.makeApiClient(WellKnownApi),
     openid: config.makeApiClient(OpenidApi),
+    discovery: config.makeApiClient(DiscoveryV1Api),
+    custom: config.makeApiClient(CustomObjectsApi),
     watch: new Watch(config),
   };
 }

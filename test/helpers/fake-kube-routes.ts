@@ -10,6 +10,8 @@ export const KINDS: Record<string, { kind: string; apiVersion: string }> = {
   secrets: { kind: 'Secret', apiVersion: 'v1' },
   configmaps: { kind: 'ConfigMap', apiVersion: 'v1' },
   pods: { kind: 'Pod', apiVersion: 'v1' },
+  services: { kind: 'Service', apiVersion: 'v1' },
+  endpointslices: { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1' },
   leases: { kind: 'Lease', apiVersion: 'coordination.k8s.io/v1' },
   mutatingwebhookconfigurations: { kind: 'MutatingWebhookConfiguration', apiVersion: 'admissionregistration.k8s.io/v1' },
   [POLICY_KINDS.PeerAuthentication.plural]: { kind: 'PeerAuthentication', apiVersion: POLICY_API_VERSION },

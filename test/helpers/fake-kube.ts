@@ -31,6 +31,8 @@ export class FakeKube {
   tokenReview: (token: string, audiences: string[]) => Record<string, unknown> | Promise<Record<string, unknown>> = () => ({ authenticated: false, error: 'no reviewer configured' });
   /** Calls for which this returns true are refused with 403 Forbidden, as RBAC would. */
   forbid: (call: RecordedCall) => boolean = () => false;
+  /** Resources this API server does not have (a CRD not installed): every call on them is 404, as there. */
+  readonly missing = new Set<string>();
   /** Runs before each call is served: lets a test change the cluster at exactly that moment. */
   beforeCall: (call: RecordedCall) => void = () => {};
   oidc: { issuer: string; jwks: unknown } = { issuer: 'https://kubernetes.default.svc.cluster.local', jwks: { keys: [] } };
@@ -45,6 +47,10 @@ export class FakeKube {
   private readonly watchers = new Set<Watcher>();
   private readonly server: Server;
   private rv = 1;
+  /** Recent events, so a watch from a resourceVersion replays what came after it, as the API server's watch cache does. */
+  private readonly history: Array<{ rv: number; target: Target; type: string; obj: KubeObject }> = [];
+  /** How many events the watch cache keeps; a watch from before them gets 410 Gone. */
+  historyLimit = 1000;
   private uids = 0;
 
   private constructor() {
@@ -137,6 +143,7 @@ export class FakeKube {
     const call = { verb, group: target.group, resource: target.resource, namespace: target.namespace, name: target.name ?? filter.name };
     this.calls.push(call);
     this.beforeCall(call);
+    if (this.missing.has(target.resource)) return sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
     if (this.forbid(call)) return sendStatus(res, 403, 'Forbidden', `${target.resource} is forbidden: User "meshid" cannot ${verb} resource "${target.resource}"`);
 
     if (target.resource === 'tokenreviews') return this.review(JSON.parse(body), res);
@@ -148,7 +155,8 @@ export class FakeKube {
       case 'list':
         return sendJson(res, 200, { kind: `${KINDS[target.resource]!.kind}List`, apiVersion: KINDS[target.resource]!.apiVersion, metadata: { resourceVersion: String(this.rv) }, items: this.matching(target, filter) });
       case 'watch':
-        return this.openWatch(target, filter, url.searchParams.has('resourceVersion'), res);
+        // "" and "0" mean "any version": the current state first, as for no resourceVersion.
+        return this.openWatch(target, filter, ['', '0', null].includes(url.searchParams.get('resourceVersion')) ? undefined : url.searchParams.get('resourceVersion')!, res);
       case 'create': {
         const obj = JSON.parse(body) as KubeObject;
         if (target.resource === 'pods') return this.createPod(target, obj, url, res);
@@ -232,17 +240,33 @@ export class FakeKube {
     return [...this.objects.values()].filter((o) => belongs(o, target, filter, KINDS[target.resource]!.kind));
   }
 
-  private openWatch(target: Target, filter: FieldFilter, fromVersion: boolean, res: ServerResponse): void {
+  private openWatch(target: Target, filter: FieldFilter, fromVersion: string | undefined, res: ServerResponse): void {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.flushHeaders();
     // Without a resourceVersion a watch starts with the current state, as the real API server does.
-    if (!fromVersion) for (const obj of this.matching(target, filter)) res.write(`${JSON.stringify({ type: 'ADDED', object: obj })}\n`);
+    if (fromVersion === undefined) for (const obj of this.matching(target, filter)) res.write(`${JSON.stringify({ type: 'ADDED', object: obj })}\n`);
+    else {
+      const from = Number(fromVersion);
+      const oldest = this.history[0]?.rv ?? this.rv + 1;
+      if (!(from >= oldest - 1) && from < this.rv) {
+        res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason: 'Expired', message: `too old resource version: ${fromVersion} (${oldest - 1})`, code: 410 } })}\n`);
+        return;
+      }
+      for (const e of this.history) {
+        if (e.rv > from && e.target.resource === target.resource && belongs(e.obj, target, filter, KINDS[target.resource]!.kind)) res.write(`${JSON.stringify({ type: e.type, object: e.obj })}\n`);
+      }
+    }
     const watcher = { target, filter, res };
     this.watchers.add(watcher);
     res.on('close', () => this.watchers.delete(watcher));
   }
 
   private notify(target: Target, type: string, obj: KubeObject): void {
+    // A deletion is an event of its own with a new resourceVersion, as in etcd.
+    const rv = type === 'DELETED' ? ++this.rv : Number(obj.metadata.resourceVersion);
+    if (type === 'DELETED') obj = { ...obj, metadata: { ...obj.metadata, resourceVersion: String(rv) } };
+    this.history.push({ rv, target, type, obj });
+    if (this.history.length > this.historyLimit) this.history.splice(0, this.history.length - this.historyLimit);
     for (const w of this.watchers) {
       if (w.target.resource === target.resource && belongs(obj, w.target, w.filter, KINDS[target.resource]!.kind)) {
         w.res.write(`${JSON.stringify({ type, object: obj })}\n`);

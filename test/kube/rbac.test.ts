@@ -51,6 +51,10 @@ function allows(g: Grant, call: RecordedCall): boolean {
   return !r.resourceNames || (call.name !== undefined && r.resourceNames.includes(call.name));
 }
 
+/** What the mesh view watches, across all namespaces. */
+const MESH_RESOURCES = [['core', 'pods'], ['core', 'services'], ['discovery.k8s.io', 'endpointslices'], ['security.meshid.io', 'peerauthentications'], ['security.meshid.io', 'authorizationpolicies']] as const;
+const MESH_CALLS = MESH_RESOURCES.flatMap(([group, resource]) => ['list', 'watch'].map((verb) => `${verb} ${group}/${resource} (all namespaces)`));
+
 const show = (c: RecordedCall): string => c.path ? `${c.verb} ${c.path}` : `${c.verb} ${c.group || 'core'}/${c.resource}${c.namespace ? ` in ${c.namespace}` : ' (all namespaces)'}${c.name ? ` name=${c.name}` : ''}`;
 
 
@@ -124,7 +128,8 @@ describe('RBAC in manifests/ against every call src/kube makes', () => {
     const issued = await requestCert(cp, await cluster.token({ namespace: 'shop', serviceAccount: 'cart', pod: { name: 'cart-0', uid: 'uid-cart-0' } }), roots);
     assert.equal(issued.status, 200, issued.code);
     await waitFor(() => ['default', 'shop'].every((ns) => publishedBundle(cluster.fake, ns) === roots && publishedBundle(cluster.fake, ns, ISTIO_BUNDLE_CONFIGMAP) === roots) && webhookCaBundles(cluster.fake)[0] === roots
-      && cluster.fake.calls.some((c) => c.verb === 'update' && c.resource === 'leases'), { what: 'wired' });
+      && cluster.fake.calls.some((c) => c.verb === 'update' && c.resource === 'leases')
+      && MESH_RESOURCES.every(([, resource]) => cluster.fake.calls.some((c) => c.verb === 'watch' && c.resource === resource)), { what: 'wired' });
     await cp.close();
     wired = [...cluster.fake.calls];
     calls = [...fake.calls, ...wired];
@@ -147,6 +152,7 @@ describe('RBAC in manifests/ against every call src/kube makes', () => {
       'list core/configmaps (all namespaces) name=istio-ca-root-cert', 'watch core/configmaps (all namespaces) name=istio-ca-root-cert',
       'get admissionregistration.k8s.io/mutatingwebhookconfigurations (all namespaces) name=meshid-sidecar-injector',
       'patch admissionregistration.k8s.io/mutatingwebhookconfigurations (all namespaces) name=meshid-sidecar-injector',
+      ...MESH_CALLS,
     ]) assert.ok(kinds.has(expected), `expected the control plane to make: ${expected}\nmade:\n${[...kinds].join('\n')}`);
   });
 
@@ -195,5 +201,7 @@ describe('RBAC in manifests/ against every call src/kube makes', () => {
     refuse({ verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: 'kube-system', name: 'meshid-leader' });
     refuse({ verb: 'update', group: POLICY_GROUP, resource: POLICY_KINDS.AuthorizationPolicy.plural, namespace: 'shop', name: 'p' });
     refuse({ verb: 'delete', group: POLICY_GROUP, resource: POLICY_KINDS.PeerAuthentication.plural, namespace: 'shop', name: 'p' });
+    refuse({ verb: 'patch', group: '', resource: 'pods', namespace: 'shop', name: 'cart-0' });
+    refuse({ verb: 'list', group: '', resource: 'endpoints' });
   });
 });
