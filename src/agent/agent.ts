@@ -21,6 +21,8 @@ import { SdsServer } from './sds-server.js';
 import { svidFetcherFor, type FetchSvid } from './svid-fetch.js';
 import { SvidStore } from './svid-store.js';
 import { realTimers, type Timers } from './timers.js';
+import { defaultPlan, planSourceFromViews, SettablePlanSource, type PlanSource } from './xds/plan-source.js';
+import type { ViewSource } from '../mesh/view.js';
 
 export { fetchOnce } from './fetch-once.js';
 
@@ -34,6 +36,10 @@ export interface AgentDeps {
   fetchSvid?: FetchSvid;
   renewal?: RenewalPolicy;
   backoff?: BackoffPolicy;
+  /** What the control plane says about this pod; Envoy's listeners and clusters follow it. */
+  views?: ViewSource;
+  /** Replaces the plan derived from `views` (tests drive Envoy's configuration with it). */
+  plans?: PlanSource;
 }
 
 export interface RunningAgent {
@@ -64,7 +70,8 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
 
   const opened: Array<{ close(): Promise<void> }> = [];
   try {
-    const sds = await SdsServer.start({ socketPath: config.sdsSocket, store, logger, metrics });
+    const plans = deps.plans ?? (deps.views ? planSourceFromViews(deps.views, config.trustDomain) : new SettablePlanSource(defaultPlan(config.trustDomain, null)));
+    const sds = await SdsServer.start({ socketPath: config.sdsSocket, store, logger, metrics, config: { plans, podIps: config.podIps ?? [] } });
     opened.push(sds);
     let envoy: EnvoyProcess | null = null;
     const health = await listen(config.healthPort, config.listenHost, readinessHandler(store, () => (envoy ? envoy.ready() : Promise.resolve(true)), () => problems.current()));
@@ -82,7 +89,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     watcher.start();
     renewer.start();
     if (config.envoyBinary) {
-      const bootstrap = envoyBootstrap({ nodeId: `sidecar~${spiffeId}`, cluster: `${config.serviceAccount}.${config.namespace}`, sdsSocketPath: config.sdsSocket, trustDomain: config.trustDomain, podIps: config.podIps ?? [] });
+      const bootstrap = envoyBootstrap({ nodeId: `sidecar~${spiffeId}`, cluster: `${config.serviceAccount}.${config.namespace}`, sdsSocketPath: config.sdsSocket, podIps: config.podIps ?? [] });
       await writeFileAtomic(config.envoyConfigPath, JSON.stringify(bootstrap, null, 2));
       envoy = new EnvoyProcess({ binary: config.envoyBinary, configPath: config.envoyConfigPath, adminPort: PORTS.envoyAdmin, logger, timers, random });
       envoy.start();

@@ -10,7 +10,7 @@ import { bootstrapProblems, ENVOY_CONFIG_PROTOS } from '../helpers/envoy-config-
 import { captureLogger, tempDir } from './helpers.js';
 
 const bootstrapFor = (podIps: string[]) =>
-  envoyBootstrap({ nodeId: 'sidecar~spiffe://cluster.local/ns/shop/sa/web', cluster: 'web.shop', sdsSocketPath: '/var/run/meshid/sds.sock', trustDomain: 'cluster.local', podIps });
+  envoyBootstrap({ nodeId: 'sidecar~spiffe://cluster.local/ns/shop/sa/web', cluster: 'web.shop', sdsSocketPath: '/var/run/meshid/sds.sock', podIps });
 
 test('the Envoy bootstrap is accepted by Envoy\'s own proto definitions, and the checker catches what Envoy would refuse', () => {
   const defs = loadEnvoyProtos(ENVOY_CONFIG_PROTOS);

@@ -64,7 +64,7 @@ test('the stand-in speaks SDS as Envoy does: node on the first request only, NAC
     '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
   const [cert, key] = await Promise.all([readFile(join(dir, 'cert.pem')), readFile(join(dir, 'key.pem'))]);
   const boot = join(dir, 'envoy-bootstrap.json');
-  await writeFile(boot, JSON.stringify(envoyBootstrap({ nodeId: 'sidecar~spiffe://cluster.local/ns/shop/sa/web', cluster: 'web.shop', sdsSocketPath: join(dir, 'sds.sock'), trustDomain: 'cluster.local', podIps: ['127.0.0.1'] })));
+  await writeFile(boot, JSON.stringify(envoyBootstrap({ nodeId: 'sidecar~spiffe://cluster.local/ns/shop/sa/web', cluster: 'web.shop', sdsSocketPath: join(dir, 'sds.sock'), podIps: ['127.0.0.1'] })));
   const standin = new Meshid('standin', ns.spawn(process.execPath, [STANDIN, '-c', boot, '--drain-time-s', '5', '--log-level', 'info']));
   kids.push(standin, await forwardPorts(ns, dir, [15000]));
   const admin = () => httpGet(join(dir, '15000.sock'), '/ready');
@@ -128,7 +128,7 @@ test('a listener port already taken makes the stand-in exit 1 as Envoy does', { 
     await rm(dir, { recursive: true, force: true });
   });
   const boot = join(dir, 'envoy-bootstrap.json');
-  await writeFile(boot, JSON.stringify(envoyBootstrap({ nodeId: 'sidecar~x', cluster: 'web.shop', sdsSocketPath: join(dir, 'sds.sock'), trustDomain: 'cluster.local', podIps: ['127.0.0.1'] })));
+  await writeFile(boot, JSON.stringify(envoyBootstrap({ nodeId: 'sidecar~x', cluster: 'web.shop', sdsSocketPath: join(dir, 'sds.sock'), podIps: ['127.0.0.1'] })));
   const holder = new Meshid('holder', ns.spawn(process.execPath, ['-e', "require('net').createServer().listen(15006, '0.0.0.0', () => console.log('ready'))"]));
   t.after(() => holder.stop('SIGKILL'));
   await holder.until(() => holder.stdout.includes('ready'), 'port 15006 taken');

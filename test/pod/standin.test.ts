@@ -97,7 +97,7 @@ test('the real agent runs the stand-in as its Envoy: ready only once the stand-i
 test('a bootstrap Envoy would refuse makes the stand-in exit 1 naming the field; a missing -c too', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'standin-bad-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const boot = envoyBootstrap({ nodeId: 'sidecar~x', cluster: 'web.shop', sdsSocketPath: join(dir, 'sds.sock'), trustDomain: 'cluster.local', podIps: ['127.0.0.1'] });
+  const boot = envoyBootstrap({ nodeId: 'sidecar~x', cluster: 'web.shop', sdsSocketPath: join(dir, 'sds.sock'), podIps: ['127.0.0.1'] });
   const clusters = (boot.static_resources as { clusters: Array<Record<string, unknown>> }).clusters;
   clusters[0]!.conect_timeout = '1s';
   const file = join(dir, 'bootstrap.json');

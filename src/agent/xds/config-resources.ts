@@ -1,0 +1,93 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from '../../common/log.js';
+import type { SidecarPlan } from '../../policy/plan.js';
+import type { VersionedResources, XdsResourceType } from '../xds-stream.js';
+import { clusters } from './clusters.js';
+import { configProtos } from './config-protos.js';
+import { CLUSTER_TYPE_URL, LISTENER_TYPE_URL } from './config-type-names.js';
+import { listeners } from './listeners.js';
+import type { PlanSource } from './plan-source.js';
+
+export interface ConfigResourcesOptions {
+  plans: PlanSource;
+  podIps: readonly string[];
+  logger: Logger;
+}
+
+/** Every resource of a type is one unit (SotW), named as Envoy subscribes to a wildcard type. */
+const WILDCARD = '*';
+
+/**
+ * Envoy's listeners and clusters for the current plan, encoded once per plan and versioned by their bytes: a plan
+ * that yields the same configuration is no push. A plan that cannot be encoded (a filter Envoy's protos do not
+ * know) is logged once and the last good configuration stays.
+ */
+export class ConfigResources {
+  private lds: VersionedResources | null = null;
+  private cds: VersionedResources | null = null;
+  private lastProblem = '';
+  private readonly changeListeners = new Set<() => void>();
+  private readonly unsubscribe: () => void;
+  private pending: SidecarPlan | null;
+
+  constructor(private readonly o: ConfigResourcesOptions) {
+    // Built when a stream asks, so an agent whose Envoy never connects never loads the config types.
+    this.pending = o.plans.current();
+    this.unsubscribe = o.plans.onChange((plan) => {
+      this.pending = plan;
+      for (const l of this.changeListeners) l();
+    });
+  }
+
+  readonly listenerType: XdsResourceType = this.typeOf('LDS', LISTENER_TYPE_URL, () => this.built().lds);
+  readonly clusterType: XdsResourceType = this.typeOf('CDS', CLUSTER_TYPE_URL, () => this.built().cds);
+
+  onChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  close(): void {
+    this.unsubscribe();
+    this.changeListeners.clear();
+  }
+
+  private built(): { lds: VersionedResources | null; cds: VersionedResources | null } {
+    if (this.pending) this.build();
+    return { lds: this.lds, cds: this.cds };
+  }
+
+  private build(): void {
+    const plan = this.pending;
+    this.pending = null;
+    if (!plan) return;
+    try {
+      const protos = configProtos();
+      const lds = listeners(plan, { ips: this.o.podIps }).map(protos.encodeListener);
+      const cds = clusters(plan).map(protos.encodeCluster);
+      this.lds = { version: versionOf(lds), resources: lds };
+      this.cds = { version: versionOf(cds), resources: cds };
+      this.lastProblem = '';
+    } catch (err) {
+      const problem = (err as Error).message;
+      if (problem !== this.lastProblem) this.o.logger.error({ problem }, 'the sidecar plan cannot be turned into Envoy configuration; the last good one stays');
+      this.lastProblem = problem;
+    }
+  }
+
+  private typeOf(kind: string, typeUrl: string, get: () => VersionedResources | null): XdsResourceType {
+    return {
+      kind, typeUrl, maxNames: 16,
+      // Envoy subscribes to listeners and clusters as a wildcard (no names, or `*`) and gets every one.
+      units: () => [WILDCARD],
+      current: get,
+      isKnown: (name) => name === WILDCARD,
+    };
+  }
+}
+
+function versionOf(resources: Buffer[]): string {
+  const h = createHash('sha256');
+  for (const r of resources) h.update(r);
+  return h.digest('hex').slice(0, 16);
+}
