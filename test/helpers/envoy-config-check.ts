@@ -14,6 +14,7 @@ export const ENVOY_CONFIG_PROTOS = [
   'envoy/extensions/filters/http/rbac/v3/rbac.proto',
   'envoy/service/listener/v3/lds.proto',
   'envoy/service/cluster/v3/cds.proto',
+  'envoy/extensions/matching/common_inputs/network/v3/network_inputs.proto',
 ];
 
 export const BOOTSTRAP_TYPE = 'envoy.config.bootstrap.v3.Bootstrap';

@@ -14,6 +14,10 @@ export const CONFIG_ROOT_TYPES = [
   'envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector',
   'envoy.extensions.filters.network.rbac.v3.RBAC',
   'envoy.extensions.filters.http.rbac.v3.RBAC',
+  'envoy.extensions.matching.common_inputs.network.v3.DestinationIPInput',
+  'envoy.extensions.matching.common_inputs.network.v3.DestinationPortInput',
+  // The filter chain matcher's action: the name of the chain.
+  'google.protobuf.StringValue',
 ] as const;
 
 export const LISTENER_TYPE_URL = `type.googleapis.com/${LISTENER_TYPE}`;

@@ -14,6 +14,7 @@ export const CONFIG_PROTO_FILES = [
   'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
   'envoy/extensions/filters/network/rbac/v3/rbac.proto',
   'envoy/extensions/filters/http/rbac/v3/rbac.proto',
+  'envoy/extensions/matching/common_inputs/network/v3/network_inputs.proto',
 ];
 
 export const CONFIG_ROOTS = CONFIG_ROOT_TYPES;

@@ -13,6 +13,10 @@ export interface ConnectionFacts extends Inspected { address: string; port: numb
  * or none (the connection is closed).
  */
 export function selectChain(listener: Json, c: ConnectionFacts): Json | null {
+  if (listener.filter_chain_matcher) {
+    const name = evaluate(listener.filter_chain_matcher, c);
+    return (listener.filter_chains ?? []).find((ch: Json) => ch.name === name) ?? listener.default_filter_chain ?? null;
+  }
   let candidates: Json[] = listener.filter_chains ?? [];
   const m = (chain: Json): Json => chain.filter_chain_match ?? {};
   candidates = narrow(candidates, (ch) => (m(ch).destination_port === undefined ? 0 : m(ch).destination_port === c.port ? 1 : -1));
@@ -44,4 +48,23 @@ function prefixScore(ranges: Json[] | undefined, address: string): number {
     if (list.check(address, family)) best = Math.max(best, 1 + (r.prefix_len ?? 0));
   }
   return best;
+}
+
+/**
+ * Listener.filter_chain_matcher, for the inputs our listeners use (destination IP and port, exact maps): the
+ * chain name its action gives, or null (no match: the default chain).
+ */
+function evaluate(m: Json, c: ConnectionFacts): string | null {
+  const tree = m.matcher_tree;
+  const input = String(tree?.input?.typed_config?.['@type'] ?? '');
+  const value = input.endsWith('.DestinationIPInput') ? c.address : input.endsWith('.DestinationPortInput') ? String(c.port) : undefined;
+  const hit = value === undefined ? undefined : tree?.exact_match_map?.map?.[value];
+  const found = hit ? onMatch(hit, c) : null;
+  if (found !== null) return found;
+  return m.on_no_match ? onMatch(m.on_no_match, c) : null;
+}
+
+function onMatch(o: Json, c: ConnectionFacts): string | null {
+  if (o.action) return String(o.action.typed_config?.value ?? '');
+  return o.matcher ? evaluate(o.matcher, c) : null;
 }
