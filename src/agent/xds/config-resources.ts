@@ -3,7 +3,7 @@ import type { Logger } from '../../common/log.js';
 import type { SidecarPlan } from '../../policy/plan.js';
 import type { VersionedResources, XdsResourceType } from '../xds-stream.js';
 import { clusters } from './clusters.js';
-import { configProtos } from './config-protos.js';
+import type { ConfigProtos } from './config-protos.js';
 import { CLUSTER_TYPE_URL, LISTENER_TYPE_URL } from './config-type-names.js';
 import { listeners } from './listeners.js';
 import type { PlanSource } from './plan-source.js';
@@ -29,6 +29,8 @@ export class ConfigResources {
   private readonly changeListeners = new Set<() => void>();
   private readonly unsubscribe: () => void;
   private pending: SidecarPlan | null;
+  private protos: ConfigProtos | null = null;
+  private loading = false;
 
   constructor(private readonly o: ConfigResourcesOptions) {
     // Built when a stream asks, so an agent whose Envoy never connects never loads the config types.
@@ -53,16 +55,36 @@ export class ConfigResources {
   }
 
   private built(): { lds: VersionedResources | null; cds: VersionedResources | null } {
+    if (!this.protos) {
+      this.load();
+      return { lds: null, cds: null };
+    }
     if (this.pending) this.build();
     return { lds: this.lds, cds: this.cds };
   }
 
+  /**
+   * The config types (~390 of Envoy's messages) are imported when Envoy first asks: an agent without Envoy, and
+   * the way to the first SVID, never parse them. Streams get their first response once they are in.
+   */
+  private load(): void {
+    if (this.loading) return;
+    this.loading = true;
+    import('./config-protos.js').then(
+      (m) => {
+        this.protos = m.configProtos();
+        for (const l of this.changeListeners) l();
+      },
+      (err: Error) => this.o.logger.error({ problem: err.message }, 'cannot load the Envoy config types; no listeners or clusters are served'),
+    );
+  }
+
   private build(): void {
     const plan = this.pending;
+    const protos = this.protos;
+    if (!plan || !protos) return;
     this.pending = null;
-    if (!plan) return;
     try {
-      const protos = configProtos();
       const lds = listeners(plan, { ips: this.o.podIps }).map(protos.encodeListener);
       const cds = clusters(plan).map(protos.encodeCluster);
       this.lds = { version: versionOf(lds), resources: lds };
