@@ -86,7 +86,7 @@ export class ConfigResources {
     this.pending = null;
     try {
       const lds = listeners(plan, { ips: this.o.podIps }).map(protos.encodeListener);
-      const cds = clusters(plan).map(protos.encodeCluster);
+      const cds = this.encodeClusters(clusters(plan), protos);
       this.lds = { version: versionOf(lds), resources: lds };
       this.cds = { version: versionOf(cds), resources: cds };
       this.lastProblem = '';
@@ -95,6 +95,24 @@ export class ConfigResources {
       if (problem !== this.lastProblem) this.o.logger.error({ problem }, 'the sidecar plan cannot be turned into Envoy configuration; the last good one stays');
       this.lastProblem = problem;
     }
+  }
+
+  /**
+   * A cluster's bytes by a digest of its JSON text, from the last generation: in a large mesh a change touches one or two
+   * destinations, so the other clusters are not walked and encoded again (and their old bytes are reused).
+   */
+  private clusterBytes = new Map<string, Buffer>();
+
+  private encodeClusters(list: Array<Record<string, unknown>>, protos: ConfigProtos): Buffer[] {
+    const next = new Map<string, Buffer>();
+    const out = list.map((c) => {
+      const key = createHash('sha1').update(JSON.stringify(c)).digest('base64');
+      const bytes = this.clusterBytes.get(key) ?? protos.encodeCluster(c);
+      next.set(key, bytes);
+      return bytes;
+    });
+    this.clusterBytes = next;
+    return out;
   }
 
   private typeOf(kind: string, typeUrl: string, get: () => VersionedResources | null): XdsResourceType {
