@@ -5,6 +5,7 @@ import { clusters } from '../../src/agent/xds/clusters.js';
 import { configProtos } from '../../src/agent/xds/config-protos.js';
 import { defaultPlan } from '../../src/agent/xds/plan-source.js';
 import { listeners } from '../../src/agent/xds/listeners.js';
+import { canonicalIp } from '../../src/agent/xds/outbound-listener.js';
 import type { SidecarPlan } from '../../src/policy/plan.js';
 import { CLUSTER_TYPE, ENVOY_CONFIG_PROTOS, LISTENER_TYPE, resourceProblems } from '../helpers/envoy-config-check.js';
 import { decodeToJson, withoutDefaults } from '../helpers/envoy-roundtrip.js';
@@ -202,4 +203,11 @@ test('a filter Envoy\'s protos do not know is refused with its path, by the chec
   assert.throws(() => configProtos().encodeListener(inbound), /listener virtualInbound\.filter_chains\[0\]\.filters\[0\]\.typed_config<envoy\.extensions\.filters\.network\.rbac\.v3\.RBAC>\.rulez: envoy\.extensions\.filters\.network\.rbac\.v3\.RBAC has no such field/);
   const unknownType = plan([port(null, 'PERMISSIVE', { networkRbac: [{ name: 'x', typed_config: { '@type': 'type.googleapis.com/envoy.nope.v3.Filter' } }] })]);
   assert.throws(() => configProtos().encodeListener(listeners(unknownType, { ips: [] })[1]), /@type envoy\.nope\.v3\.Filter is not a message the agent knows/);
+});
+
+test('IPv6 destinations are matched in the form Envoy renders the destination IP (compressed, lower case)', () => {
+  const { lds } = verified(plan([port(null, 'PERMISSIVE')], [{ address: 'FD00:0096:0:0::10', port: null, identities: [API] }]), ['10.1.2.3']);
+  const ips = Object.keys(lds[0]!.filter_chain_matcher.on_no_match.matcher.matcher_tree.exact_match_map.map);
+  assert.deepEqual(ips, ['fd00:96::10']);
+  assert.equal(canonicalIp('10.0.0.7'), '10.0.0.7');
 });
