@@ -181,6 +181,7 @@ async function memoryFigures(cp: ControlPlane): Promise<Figure[]> {
       name: `agent process start to first \`default\` over SDS, as the pod runs it (median of ${START_RUNS})`, value: median(starts.pod), unit: 'ms', ceiling: median(starts.bare),
       note: `goal < 150 ms, not met; ceiling: a bare node with the same ${flags}, spawn to listening on a Unix socket (the runtime's own start); the agent without the flags ${median(starts.plain).toFixed(0)} ms`,
     },
+    ...(await xdsFigures(cp, podEnv, flags)),
     { name: 'rotation as the pod runs it: renewal due to the client seeing the new SVID (median of 900)', value: asPod.rotationMs, unit: 'ms', ceiling: plain.rotationMs, note: `ceiling: the same without ${flags}; fetch, verify, SDS push and file write, CA in this process` },
   ];
 }
@@ -242,6 +243,39 @@ async function agentProcess(cp: ControlPlane, sa: string, podEnv: Record<string,
     const code = await exited;
     if (code !== 0) throw failed(`exited ${code} after SIGTERM`);
   }
+}
+
+/**
+ * An agent whose Envoy has asked for its listeners and clusters (the config types loaded, the resources built and
+ * held), with 1 and with 10,000 meshed destinations, as a separate process (bench/xds-agent-child.ts) whose RSS
+ * is read from /proc.
+ */
+async function xdsFigures(cp: ControlPlane, podEnv: Record<string, string>, flags: string): Promise<Figure[]> {
+  const figures: Figure[] = [];
+  for (const n of [1, 10_000]) {
+    const c = await config(cp, `xds${n}`);
+    const file = join(c.sdsSocket, '..', 'config.json');
+    await writeFile(file, JSON.stringify(c));
+    const child = spawn(process.execPath, [fileURLToPath(new URL('./xds-agent-child.js', import.meta.url)), file, String(n)], { env: { ...process.env, ...podEnv }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+        if (out.includes('\n')) resolve(out.split('\n')[0]!);
+      });
+      child.once('exit', (code) => reject(new Error(`the xDS bench agent exited ${code}`)));
+    });
+    const r = JSON.parse(line) as { ms: number; updateMs: number; ldsBytes: number; cdsBytes: number };
+    await new Promise((res) => setTimeout(res, 300));
+    const rss = await rssOf(child);
+    child.kill();
+    figures.push(
+      { name: `agent RSS with Envoy's LDS/CDS served, ${n.toLocaleString('en-US')} meshed destination${n > 1 ? 's' : ''}, as the pod runs it`, value: rss.rss, unit: 'MB', ceiling: MEMORY_GOAL_MB, note: `goal < ${MEMORY_GOAL_MB} MB; ${flags}; ${rss.anon.toFixed(1)} MB private; LDS ${(r.ldsBytes / 1e6).toFixed(2)} MB, CDS ${(r.cdsBytes / 1e6).toFixed(2)} MB` },
+      { name: `Envoy asks to LDS and CDS answered, ${n.toLocaleString('en-US')} destination${n > 1 ? 's' : ''} (config types loaded on that first ask)`, value: r.ms, unit: 'ms', ceiling: 2000, note: 'ceiling: the 2 s a change has to reach Envoy' },
+      { name: `one destination added to ${n.toLocaleString('en-US')}: plan change to new LDS and CDS responses`, value: r.updateMs, unit: 'ms', ceiling: 2000, note: 'ceiling: the 2 s a change has to reach Envoy; unchanged clusters reuse their bytes, the listener is encoded again' },
+    );
+  }
+  return figures;
 }
 
 /** Spawn to a Unix socket listening, for a node process that does nothing else: the floor under any agent start. */

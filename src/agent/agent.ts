@@ -23,6 +23,7 @@ import { SvidStore } from './svid-store.js';
 import { realTimers, type Timers } from './timers.js';
 import type { ViewSource } from '../mesh/view.js';
 import { followView } from './view-follow.js';
+import { defaultPlan, planSourceFromViews, SettablePlanSource, type PlanSource } from './xds/plan-source.js';
 
 export { fetchOnce } from './fetch-once.js';
 
@@ -36,6 +37,10 @@ export interface AgentDeps {
   fetchSvid?: FetchSvid;
   renewal?: RenewalPolicy;
   backoff?: BackoffPolicy;
+  /** What the control plane says about this pod; Envoy's listeners and clusters follow it. */
+  views?: ViewSource;
+  /** Replaces the plan derived from `views` (tests drive Envoy's configuration with it). */
+  plans?: PlanSource;
 }
 
 export interface RunningAgent {
@@ -68,7 +73,10 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
 
   const opened: Array<{ close(): Promise<void> }> = [];
   try {
-    const sds = await SdsServer.start({ socketPath: config.sdsSocket, store, logger, metrics });
+    const view = followView(config, { store, timers, random, logger });
+    const views = deps.views ?? view?.client;
+    const plans = deps.plans ?? (views ? planSourceFromViews(views, config.trustDomain) : new SettablePlanSource(defaultPlan(config.trustDomain, null)));
+    const sds = await SdsServer.start({ socketPath: config.sdsSocket, store, logger, metrics, config: { plans, podIps: config.podIps ?? [] } });
     opened.push(sds);
     let envoy: EnvoyProcess | null = null;
     const health = await listen(config.healthPort, config.listenHost, readinessHandler(store, () => (envoy ? envoy.ready() : Promise.resolve(true)), () => problems.current()));
@@ -86,10 +94,9 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     watcher.start();
     renewer.start();
     // The view is asked for with the same token once the CA has answered, so a CA that is not up yet costs one outage line, not two.
-    const view = followView(config, { store, timers, random, logger });
     if (view) void renewer.whenReady().then(() => view.client.start(), () => undefined);
     if (config.envoyBinary) {
-      const bootstrap = envoyBootstrap({ nodeId: `sidecar~${spiffeId}`, cluster: `${config.serviceAccount}.${config.namespace}`, sdsSocketPath: config.sdsSocket, trustDomain: config.trustDomain, podIps: config.podIps ?? [] });
+      const bootstrap = envoyBootstrap({ nodeId: `sidecar~${spiffeId}`, cluster: `${config.serviceAccount}.${config.namespace}`, sdsSocketPath: config.sdsSocket, podIps: config.podIps ?? [] });
       await writeFileAtomic(config.envoyConfigPath, JSON.stringify(bootstrap, null, 2));
       envoy = new EnvoyProcess({ binary: config.envoyBinary, configPath: config.envoyConfigPath, adminPort: PORTS.envoyAdmin, logger, timers, random });
       envoy.start();

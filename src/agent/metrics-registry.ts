@@ -23,5 +23,7 @@ export function registryFor(m: AgentMetrics): Registry {
   counter(m.renewals);
   counter(m.sdsPushes);
   counter(m.sdsNacks);
+  counter(m.configPushes);
+  counter(m.configNacks);
   return registry;
 }

@@ -36,9 +36,11 @@ export class GaugeValue {
 export class AgentMetrics {
   readonly certExpiry = new GaugeValue({ name: 'meshid_agent_cert_expiry_timestamp_seconds', help: 'NotAfter of the SVID currently served, as a Unix timestamp' });
   readonly renewals = new CounterValues({ name: 'meshid_agent_renewals_total', help: 'SVID fetches from the CA, by result (success or the error code)', labelName: 'result' });
-  readonly sdsStreams = new GaugeValue({ name: 'meshid_agent_sds_streams', help: 'Open SDS streams' });
+  readonly sdsStreams = new GaugeValue({ name: 'meshid_agent_sds_streams', help: 'Open xDS streams (SDS, LDS, CDS)' });
   readonly sdsPushes = new CounterValues({ name: 'meshid_agent_sds_pushes_total', help: 'SDS responses sent, by resource name', labelName: 'resource' });
   readonly sdsNacks = new CounterValues({ name: 'meshid_agent_sds_nacks_total', help: 'SDS responses rejected by the proxy' });
+  readonly configPushes = new CounterValues({ name: 'meshid_agent_config_pushes_total', help: 'LDS and CDS responses sent, by type', labelName: 'type' });
+  readonly configNacks = new CounterValues({ name: 'meshid_agent_config_nacks_total', help: 'LDS and CDS responses rejected by the proxy, by type', labelName: 'type' });
   private registry?: Promise<Registry>;
 
   /** The Prometheus text exposition of these metrics and its content type. */

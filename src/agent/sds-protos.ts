@@ -3,6 +3,8 @@ import protobuf from 'protobufjs/light.js';
 import { SDS_TYPES } from './sds-types.generated.js';
 
 export const SDS_SERVICE = 'envoy.service.secret.v3.SecretDiscoveryService';
+export const LDS_SERVICE = 'envoy.service.listener.v3.ListenerDiscoveryService';
+export const CDS_SERVICE = 'envoy.service.cluster.v3.ClusterDiscoveryService';
 export const SECRET_MESSAGE = 'envoy.extensions.transport_sockets.tls.v3.Secret';
 
 export const SECRET_TYPE_URL = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
@@ -41,6 +43,9 @@ export interface SecretMessage {
 
 export interface SdsProtos {
   service: grpc.ServiceDefinition;
+  /** LDS and CDS: the same DiscoveryRequest/Response as SDS, so they cost the agent no types of their own. */
+  lds: grpc.ServiceDefinition;
+  cds: grpc.ServiceDefinition;
   encodeSecret(secret: SecretMessage): Buffer;
   decodeSecret(bytes: Uint8Array): SecretMessage;
 }
@@ -51,7 +56,7 @@ let loaded: SdsProtos | undefined;
 const TO_OBJECT: protobuf.IConversionOptions = { longs: String, enums: String, defaults: false, oneofs: false };
 
 /**
- * Once per process: the SDS service and Secret from the committed subset of Envoy's protos
+ * Once per process: the SDS, LDS and CDS services and Secret from the committed subset of Envoy's protos
  * (sds-types.generated.ts), with protobufjs' reflection alone. proto-loader would also build a
  * descriptor for each of the 44 types and load protobufjs' .proto parser: ~50 ms of the agent's
  * process start under --jitless, for nothing the agent uses.
@@ -60,12 +65,17 @@ export function sdsProtos(): SdsProtos {
   if (loaded) return loaded;
   const root = protobuf.Root.fromJSON(SDS_TYPES as protobuf.INamespace);
   const secret = root.lookupType(SECRET_MESSAGE);
-  const service = root.lookupService(SDS_SERVICE);
+  loaded = { service: definition(root, SDS_SERVICE), lds: definition(root, LDS_SERVICE), cds: definition(root, CDS_SERVICE), encodeSecret: serializer(secret), decodeSecret: deserializer(secret) };
+  return loaded;
+}
+
+function definition(root: protobuf.Root, name: string): grpc.ServiceDefinition {
+  const service = root.lookupService(name);
   service.resolveAll();
-  const definition: Record<string, grpc.MethodDefinition<object, object>> = {};
+  const methods: Record<string, grpc.MethodDefinition<object, object>> = {};
   for (const m of service.methodsArray) {
-    definition[m.name] = {
-      path: `/${SDS_SERVICE}/${m.name}`,
+    methods[m.name] = {
+      path: `/${name}/${m.name}`,
       requestStream: m.requestStream === true,
       responseStream: m.responseStream === true,
       requestSerialize: serializer(m.resolvedRequestType!),
@@ -75,8 +85,7 @@ export function sdsProtos(): SdsProtos {
       originalName: m.name.charAt(0).toLowerCase() + m.name.slice(1),
     };
   }
-  loaded = { service: definition, encodeSecret: serializer(secret), decodeSecret: deserializer(secret) };
-  return loaded;
+  return methods;
 }
 
 /** Under node, protobufjs writes into a Buffer (its BufferWriter): handed to grpc-js as is, not copied. */

@@ -2,9 +2,10 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { envoyProtoSubsetJson } from './envoy-protos.js';
 import type { ProtoJson } from './proto-subset.js';
-import { SDS_SERVICE, SECRET_MESSAGE } from './sds-protos.js';
+import { CDS_SERVICE, LDS_SERVICE, SDS_SERVICE, SECRET_MESSAGE } from './sds-protos.js';
+import { CONFIG_PROTO_FILES, CONFIG_ROOTS, configTypesModule, CONFIG_TYPES_SOURCE, parseConfigProtoJson } from './xds/config-types-generate.js';
 
-export const SDS_PROTO_FILES = ['envoy/service/secret/v3/sds.proto', 'envoy/extensions/transport_sockets/tls/v3/secret.proto'];
+export const SDS_PROTO_FILES = ['envoy/service/secret/v3/sds.proto', 'envoy/extensions/transport_sockets/tls/v3/secret.proto', 'envoy/service/listener/v3/lds.proto', 'envoy/service/cluster/v3/cds.proto'];
 
 /**
  * The SDS subset, generated from Envoy's .proto files and committed, like protoc output in Envoy's
@@ -14,9 +15,9 @@ export const SDS_PROTO_FILES = ['envoy/service/secret/v3/sds.proto', 'envoy/exte
  */
 export const SDS_TYPES_SOURCE = new URL('../../../src/agent/sds-types.generated.ts', import.meta.url);
 
-/** The SDS service, Secret and what they reach, parsed from Envoy's .proto files in @grpc/grpc-js-xds. */
+/** The SDS, LDS and CDS services, Secret and what they reach, parsed from Envoy's .proto files in @grpc/grpc-js-xds. */
 export function parseSdsProtoJson(): ProtoJson {
-  return envoyProtoSubsetJson(SDS_PROTO_FILES, [SDS_SERVICE, SECRET_MESSAGE]);
+  return envoyProtoSubsetJson(SDS_PROTO_FILES, [SDS_SERVICE, LDS_SERVICE, CDS_SERVICE, SECRET_MESSAGE]);
 }
 
 /** The text of sds-types.generated.ts for these definitions. */
@@ -32,4 +33,6 @@ export function sdsTypesModule(json: ProtoJson): string {
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   writeFileSync(SDS_TYPES_SOURCE, sdsTypesModule(parseSdsProtoJson()));
   process.stdout.write(`wrote ${fileURLToPath(SDS_TYPES_SOURCE)}\n`);
+  writeFileSync(CONFIG_TYPES_SOURCE, configTypesModule(parseConfigProtoJson()));
+  process.stdout.write(`wrote ${fileURLToPath(CONFIG_TYPES_SOURCE)} (${CONFIG_ROOTS.length} roots from ${CONFIG_PROTO_FILES.length} files)\n`);
 }

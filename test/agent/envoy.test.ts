@@ -10,38 +10,36 @@ import { bootstrapProblems, ENVOY_CONFIG_PROTOS } from '../helpers/envoy-config-
 import { captureLogger, tempDir } from './helpers.js';
 
 const bootstrapFor = (podIps: string[]) =>
-  envoyBootstrap({ nodeId: 'sidecar~spiffe://cluster.local/ns/shop/sa/web', cluster: 'web.shop', sdsSocketPath: '/var/run/meshid/sds.sock', trustDomain: 'cluster.local', podIps });
+  envoyBootstrap({ nodeId: 'sidecar~spiffe://cluster.local/ns/shop/sa/web', cluster: 'web.shop', sdsSocketPath: '/var/run/meshid/sds.sock', podIps });
 
 test('the Envoy bootstrap is accepted by Envoy\'s own proto definitions, and the checker catches what Envoy would refuse', () => {
   const defs = loadEnvoyProtos(ENVOY_CONFIG_PROTOS);
-  const boot = bootstrapFor(['10.1.2.3']);
+  const boot = bootstrapFor(['10.1.2.3']) as any;
   assert.deepEqual(bootstrapProblems(defs, boot), []);
   const text = JSON.stringify(boot);
   assert.ok(!text.includes('additional_addresses') && !text.includes('"address":"::"'), 'an IPv4-only pod: no IPv6 listener');
   assert.match(text, /"pipe":\{"path":"\/var\/run\/meshid\/sds.sock"\}/);
-  for (const port of [15001, 15006, 15090]) assert.ok(text.includes(`"port_value":${port}`), `listener on ${port}`);
-  assert.match(text, /"name":"default"/);
-  assert.match(text, /"name":"ROOTCA"/);
-  assert.match(text, /"san_type":"URI","matcher":\{"prefix":"spiffe:\/\/cluster.local\/"\}/);
+  assert.deepEqual(boot.static_resources.listeners.map((l: any) => [l.name, l.address.socket_address.port_value]), [['prometheus', 15090]], 'the redirect listeners come over LDS');
+  const source = { resource_api_version: 'V3', initial_fetch_timeout: '0s', api_config_source: { api_type: 'GRPC', transport_api_version: 'V3', set_node_on_first_message_only: true, grpc_services: [{ envoy_grpc: { cluster_name: 'xds-grpc' } }] } };
+  assert.deepEqual(boot.dynamic_resources, { lds_config: source, cds_config: source }, 'listeners and clusters from the agent\'s socket, waited for');
+  assert.deepEqual(boot.static_resources.clusters.map((c: any) => c.name), ['xds-grpc', 'admin-stats']);
 
   const broken = JSON.parse(text);
   broken.static_resources.clusters[0].conect_timeout = '1s';
-  broken.static_resources.listeners[0].filter_chains[0].transport_socket.typed_config.require_client_cert = true;
-  broken.static_resources.clusters[2].type = 'ORIGINAL_DESTINATION';
+  broken.dynamic_resources.lds_config.api_config_source.api_type = 'GRCP';
+  broken.dynamic_resources.cds_config.resource_api_version = 'V4';
   const found = bootstrapProblems(defs, broken);
   assert.equal(found.length, 3, found.join('\n'));
 });
 
-test('a dual-stack pod: the inbound and outbound listeners also listen on [::], in a shape Envoy\'s protos accept', () => {
+test('a dual-stack pod: the stats listener also listens on [::], in a shape Envoy\'s protos accept', () => {
   const defs = loadEnvoyProtos(ENVOY_CONFIG_PROTOS);
   for (const podIps of [['10.1.2.3', 'fd00:10::3'], ['fd00:10::3']]) {
     const boot = bootstrapFor(podIps) as any;
     assert.deepEqual(bootstrapProblems(defs, boot), [], podIps.join(','));
-    const byName = Object.fromEntries(boot.static_resources.listeners.map((l: any) => [l.name, l]));
-    for (const [name, port] of [['virtualInbound', 15006], ['virtualOutbound', 15001], ['prometheus', 15090]] as const) {
-      assert.deepEqual(byName[name].address, { socket_address: { address: '0.0.0.0', port_value: port } }, name);
-      assert.deepEqual(byName[name].additional_addresses, [{ address: { socket_address: { address: '::', port_value: port } } }], name);
-    }
+    const [stats] = boot.static_resources.listeners;
+    assert.deepEqual(stats.address, { socket_address: { address: '0.0.0.0', port_value: 15090 } });
+    assert.deepEqual(stats.additional_addresses, [{ address: { socket_address: { address: '::', port_value: 15090 } } }]);
   }
   const misspelt = bootstrapFor(['fd00::3']) as any;
   misspelt.static_resources.listeners[0].additional_addresses[0].adress = misspelt.static_resources.listeners[0].additional_addresses[0].address;

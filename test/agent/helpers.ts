@@ -82,8 +82,6 @@ export function captureLogger(): { logger: Logger; lines: () => Array<Record<str
   return { logger: pino({ level: 'debug' }, dest), lines: () => out.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l)) };
 }
 
-const SdsClient = grpc.makeGenericClientConstructor(sdsProtos().service, 'SecretDiscoveryService');
-
 export interface TestStream {
   send(req: DiscoveryRequest): void;
   next(timeoutMs?: number): Promise<DiscoveryResponse>;
@@ -95,29 +93,35 @@ export interface TestStream {
 
 /** A real gRPC client, built from Envoy's proto files, over the agent's Unix socket. */
 export function sdsClient(socketPath: string): { client: grpc.Client; stream(): TestStream; close(): void } {
-  const client = new SdsClient(`unix://${socketPath}`, grpc.credentials.createInsecure());
+  return discoveryClient(socketPath, sdsProtos().service, 'StreamSecrets', SECRET_TYPE_URL);
+}
+
+/** Streams of one xDS method (StreamSecrets, StreamListeners, ...) of `service`, each request typed `typeUrl`. */
+export function discoveryClient(socketPath: string, service: grpc.ServiceDefinition, method: string, typeUrl: string): { client: grpc.Client; stream(): TestStream; close(): void } {
+  const Client = grpc.makeGenericClientConstructor(service, method);
+  const client = new Client(`unix://${socketPath}`, grpc.credentials.createInsecure());
   return {
     client,
     close: () => client.close(),
     stream(): TestStream {
-      const call = (client as unknown as { StreamSecrets(): grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> }).StreamSecrets();
+      const call = (client as unknown as Record<string, () => grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>>)[method]!.call(client);
       const queue: DiscoveryResponse[] = [];
       const waiters: Array<(r: DiscoveryResponse) => void> = [];
       call.on('data', (r: DiscoveryResponse) => (waiters.length ? waiters.shift()!(r) : queue.push(r)));
       call.on('error', () => undefined);
       const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
       return {
-        send: (req) => call.write({ type_url: SECRET_TYPE_URL, ...req }),
+        send: (req) => call.write({ type_url: typeUrl, ...req }),
         next: (timeoutMs = 5000) =>
           queue.length
             ? Promise.resolve(queue.shift()!)
             : new Promise((resolve, reject) => {
-                const t = setTimeout(() => reject(new Error(`no SDS response within ${timeoutMs} ms`)), timeoutMs);
+                const t = setTimeout(() => reject(new Error(`no ${method} response within ${timeoutMs} ms`)), timeoutMs);
                 waiters.push((r) => { clearTimeout(t); resolve(r); });
               }),
         silence: async (ms) => {
           await new Promise((r) => setTimeout(r, ms));
-          if (queue.length) throw new Error(`unexpected SDS response: ${queue[0]!.nonce}`);
+          if (queue.length) throw new Error(`unexpected ${method} response: ${queue[0]!.nonce}`);
         },
         status,
         close: () => call.cancel(),

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import type * as grpc from '@grpc/grpc-js';
 import { fromJSON, type MessageTypeDefinition } from '@grpc/proto-loader';
 import { envoyProtoSubsetJson, loadEnvoyProtos, PROTO_OPTIONS } from '../../src/agent/envoy-protos.js';
-import { SDS_SERVICE, SECRET_TYPE_URL, sdsProtos } from '../../src/agent/sds-protos.js';
+import { CDS_SERVICE, LDS_SERVICE, SDS_SERVICE, SECRET_TYPE_URL, sdsProtos } from '../../src/agent/sds-protos.js';
+import { CONFIG_TYPES_SOURCE, configTypesModule, parseConfigProtoJson } from '../../src/agent/xds/config-types-generate.js';
 import { parseSdsProtoJson, SDS_PROTO_FILES, SDS_TYPES_SOURCE, sdsTypesModule } from '../../src/agent/sds-types-generate.js';
 
 type Message = MessageTypeDefinition<object, object>;
@@ -80,14 +81,22 @@ test('the SDS subset reads and writes exactly the bytes of Envoy\'s full definit
   assert.deepEqual(method.responseSerialize(response), (full['envoy.service.discovery.v3.DiscoveryResponse'] as Message).serialize(response));
 });
 
-test('the agent\'s SDS service definition has the paths and stream kinds of Envoy\'s full definitions', () => {
-  const full = loadEnvoyProtos(SDS_PROTO_FILES)[SDS_SERVICE] as grpc.ServiceDefinition;
-  const ours = sdsProtos().service;
-  assert.deepEqual(Object.keys(ours).sort(), ['DeltaSecrets', 'FetchSecrets', 'StreamSecrets']);
-  for (const [name, method] of Object.entries(full)) {
-    const { path, requestStream, responseStream, originalName } = ours[name]!;
-    assert.deepEqual({ path, requestStream, responseStream, originalName }, { path: method.path, requestStream: method.requestStream, responseStream: method.responseStream, originalName: method.originalName }, name);
+test('the agent\'s SDS, LDS and CDS service definitions have the paths and stream kinds of Envoy\'s full definitions', () => {
+  const full = loadEnvoyProtos(SDS_PROTO_FILES);
+  const ours = sdsProtos();
+  for (const [name, mine, methods] of [[SDS_SERVICE, ours.service, 'Secrets'], [LDS_SERVICE, ours.lds, 'Listeners'], [CDS_SERVICE, ours.cds, 'Clusters']] as const) {
+    const theirs = full[name] as grpc.ServiceDefinition;
+    assert.deepEqual(Object.keys(mine).sort(), [`Delta${methods}`, `Fetch${methods}`, `Stream${methods}`], name);
+    for (const [method, def] of Object.entries(theirs)) {
+      const { path, requestStream, responseStream, originalName } = mine[method]!;
+      assert.deepEqual({ path, requestStream, responseStream, originalName }, { path: def.path, requestStream: def.requestStream, responseStream: def.responseStream, originalName: def.originalName }, `${name}/${method}`);
+    }
   }
+});
+
+test('the committed Envoy config types (Listener, Cluster, their typed_configs) are exactly those parsed from the installed protos', () => {
+  const expected = configTypesModule(parseConfigProtoJson());
+  assert.ok(readFileSync(CONFIG_TYPES_SOURCE, 'utf8') === expected, `${CONFIG_TYPES_SOURCE.pathname} differs from the installed @grpc/grpc-js-xds protos: run \`npm run protos\``);
 });
 
 test('the committed SDS types are exactly those parsed from Envoy\'s .proto files in node_modules', () => {

@@ -50,7 +50,7 @@ test('first default and ROOTCA decode to Secrets whose chain verifies and whose 
     await s.silence(200);
     s.send({ resource_names: ['default'], version_info: '', response_nonce: res.nonce, error_detail: { code: 3, message: 'bad cert from test' } });
     await s.silence(200);
-    const nack = log.lines().find((l) => l.msg === 'proxy rejected (NACK) an SDS response');
+    const nack = log.lines().find((l) => l.msg === 'proxy rejected (NACK) the SDS response');
     assert.equal(nack?.error, 'bad cert from test');
 
     const s2 = c.stream();

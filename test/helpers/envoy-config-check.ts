@@ -9,6 +9,12 @@ export const ENVOY_CONFIG_PROTOS = [
   'envoy/extensions/filters/http/router/v3/router.proto',
   'envoy/extensions/filters/listener/original_dst/v3/original_dst.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+  'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
+  'envoy/extensions/filters/network/rbac/v3/rbac.proto',
+  'envoy/extensions/filters/http/rbac/v3/rbac.proto',
+  'envoy/service/listener/v3/lds.proto',
+  'envoy/service/cluster/v3/cds.proto',
+  'envoy/extensions/matching/common_inputs/network/v3/network_inputs.proto',
 ];
 
 /** The protos of the RBAC filters the policy code generates for listeners. */
@@ -30,6 +36,16 @@ export function bootstrapProblems(defs: PackageDefinition, bootstrap: unknown): 
 export function filterProblems(defs: PackageDefinition, filter: { name: string; typed_config: unknown }, path: string): string[] {
   const problems: string[] = [];
   check(defs, 'google.protobuf.Any', filter.typed_config, `${path}(${filter.name})`, problems);
+  return problems;
+}
+
+export const LISTENER_TYPE = 'envoy.config.listener.v3.Listener';
+export const CLUSTER_TYPE = 'envoy.config.cluster.v3.Cluster';
+
+/** Every problem Envoy would NACK an LDS or CDS resource for, each with its path (`listener[0].filter_chains...`). */
+export function resourceProblems(defs: PackageDefinition, typeName: string, resource: unknown, path: string): string[] {
+  const problems: string[] = [];
+  check(defs, typeName, resource, path, problems);
   return problems;
 }
 
@@ -98,8 +114,19 @@ interface MessageDescriptor {
   options?: { mapEntry?: boolean } | null;
 }
 
-/** A message or enum by full name; nested types live inside their parent's descriptor, not at the top. */
-export function findType(defs: PackageDefinition, fullName: string): MessageDescriptor | { value: Array<{ name: string }> } | null {
+type Found = MessageDescriptor | { value: Array<{ name: string }> } | null;
+const found = new WeakMap<PackageDefinition, Map<string, Found>>();
+
+/** A message or enum by full name (remembered per definition set: 10,000 clusters look the same names up again and again). */
+export function findType(defs: PackageDefinition, fullName: string): Found {
+  let cache = found.get(defs);
+  if (!cache) found.set(defs, (cache = new Map()));
+  if (!cache.has(fullName)) cache.set(fullName, lookUp(defs, fullName));
+  return cache.get(fullName)!;
+}
+
+/** Nested types live inside their parent's descriptor, not at the top. */
+function lookUp(defs: PackageDefinition, fullName: string): Found {
   const parts = fullName.split('.');
   for (let i = parts.length; i > 0; i--) {
     const top = defs[parts.slice(0, i).join('.')] as MessageTypeDefinition<unknown, unknown> | EnumTypeDefinition | undefined;

@@ -8,6 +8,9 @@ import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 import { envoyBootstrap } from '../../src/agent/envoy-bootstrap.js';
+import { clusters } from '../../src/agent/xds/clusters.js';
+import { listeners } from '../../src/agent/xds/listeners.js';
+import { defaultPlan } from '../../src/agent/xds/plan-source.js';
 import { loadEnvoyProtos } from '../../src/agent/envoy-protos.js';
 import { STATE_FILE } from './programs/standin/state-file.js';
 import { Meshid } from '../e2e/children.js';
@@ -46,6 +49,19 @@ async function sdsServer(path: string) {
   return { calls, request, close: () => server.forceShutdown() };
 }
 
+/**
+ * The agent's bootstrap with what LDS and CDS would give it made static, so the test's server needs to speak
+ * SDS only (the secrets are those the inbound listener's mTLS chain names).
+ */
+function staticBootstrap(nodeId: string, sdsSocketPath: string): Record<string, any> {
+  const boot = envoyBootstrap({ nodeId, cluster: 'web.shop', sdsSocketPath, podIps: ['127.0.0.1'] }) as Record<string, any>;
+  const plan = defaultPlan('cluster.local', null);
+  delete boot.dynamic_resources;
+  boot.static_resources.listeners.push(...listeners(plan, { ips: ['127.0.0.1'] }));
+  boot.static_resources.clusters.push(...clusters(plan));
+  return boot;
+}
+
 const respond = (call: Call, version: string, nonce: string, resources: Buffer[]) =>
   call.write({ version_info: version, nonce, type_url: SECRET_TYPE_URL, resources: resources.map((value) => ({ type_url: SECRET_TYPE_URL, value })) });
 
@@ -64,7 +80,7 @@ test('the stand-in speaks SDS as Envoy does: node on the first request only, NAC
     '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
   const [cert, key] = await Promise.all([readFile(join(dir, 'cert.pem')), readFile(join(dir, 'key.pem'))]);
   const boot = join(dir, 'envoy-bootstrap.json');
-  await writeFile(boot, JSON.stringify(envoyBootstrap({ nodeId: 'sidecar~spiffe://cluster.local/ns/shop/sa/web', cluster: 'web.shop', sdsSocketPath: join(dir, 'sds.sock'), trustDomain: 'cluster.local', podIps: ['127.0.0.1'] })));
+  await writeFile(boot, JSON.stringify(staticBootstrap('sidecar~spiffe://cluster.local/ns/shop/sa/web', join(dir, 'sds.sock'))));
   const standin = new Meshid('standin', ns.spawn(process.execPath, [STANDIN, '-c', boot, '--drain-time-s', '5', '--log-level', 'info']));
   kids.push(standin, await forwardPorts(ns, dir, [15000]));
   const admin = () => httpGet(join(dir, '15000.sock'), '/ready');
@@ -116,7 +132,7 @@ test('the stand-in speaks SDS as Envoy does: node on the first request only, NAC
   assert.deepEqual(await admin(), { status: 200, body: 'LIVE\n' }, 'secrets survive a reconnect');
 
   assert.deepEqual(await standin.stop('SIGTERM'), { code: 0, signal: null }, standin.stderr);
-  assert.match(standin.stderr, /SDS stream to sds-grpc ended \(UNAVAILABLE: test drops the stream\); reconnecting in \d+ ms/);
+  assert.match(standin.stderr, /SDS stream to xds-grpc ended \(UNAVAILABLE: test drops the stream\); reconnecting in \d+ ms/);
   assert.doesNotMatch(standin.stderr, /PRIVATE KEY/);
 });
 
@@ -128,7 +144,7 @@ test('a listener port already taken makes the stand-in exit 1 as Envoy does', { 
     await rm(dir, { recursive: true, force: true });
   });
   const boot = join(dir, 'envoy-bootstrap.json');
-  await writeFile(boot, JSON.stringify(envoyBootstrap({ nodeId: 'sidecar~x', cluster: 'web.shop', sdsSocketPath: join(dir, 'sds.sock'), trustDomain: 'cluster.local', podIps: ['127.0.0.1'] })));
+  await writeFile(boot, JSON.stringify(staticBootstrap('sidecar~x', join(dir, 'sds.sock'))));
   const holder = new Meshid('holder', ns.spawn(process.execPath, ['-e', "require('net').createServer().listen(15006, '0.0.0.0', () => console.log('ready'))"]));
   t.after(() => holder.stop('SIGKILL'));
   await holder.until(() => holder.stdout.includes('ready'), 'port 15006 taken');

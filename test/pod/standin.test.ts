@@ -15,7 +15,7 @@ import { envoyWrapper, forwardPorts, httpGet, readAll, STANDIN, stateWhen } from
 
 const READY_LINE = /^meshid ready: ca=(https:\/\/127\.0\.0\.1:\d+)\/v1\/certificates .* trust-bundle=(\S+)$/m;
 
-test('the real agent runs the stand-in as its Envoy: ready only once the stand-in is LIVE, default and ROOTCA ACKed, a renewal pushed on the open stream, listeners answer with their marker', { timeout: 120_000 }, async (t) => {
+test('the real agent runs the stand-in as its Envoy: ready only once the stand-in is LIVE, default and ROOTCA ACKed, a renewal pushed on the open stream, LDS and CDS ACKed', { timeout: 120_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'standin-'));
   const ns = await createNetns('standin');
   const children = new Children();
@@ -78,8 +78,14 @@ test('the real agent runs the stand-in as its Envoy: ready only once the stand-i
   assert.doesNotMatch(text, /PRIVATE KEY/, 'no key in the state file');
   assert.deepEqual(state.listeners.map((l) => `${l.name}@${l.address}:${l.port}`).sort(), ['prometheus@0.0.0.0:15090', 'virtualInbound@0.0.0.0:15006', 'virtualOutbound@0.0.0.0:15001']);
 
-  for (const [port, name] of [[15001, 'virtualOutbound'], [15006, 'virtualInbound'], [15090, 'prometheus']] as const) {
-    assert.equal(await readAll(sock(port)), `envoy-standin listener=${name} port=${port}\n`);
+  assert.equal(await readAll(sock(15090)), 'envoy-standin listener=prometheus port=15090\n', 'the static listener answers with its marker');
+  assert.deepEqual(Object.keys(state.xds).sort(), ['CDS', 'LDS'], 'listeners and clusters came over LDS and CDS');
+  assert.ok(state.xds.LDS!.acks >= 1 && state.xds.CDS!.acks >= 1 && state.xds.LDS!.nacks + state.xds.CDS!.nacks === 0, JSON.stringify(state.xds));
+  for (const name of ['virtualOutbound', 'virtualInbound'] as const) {
+    const port = name === 'virtualOutbound' ? 15001 : 15006;
+    // Straight to the listener, not redirected: Envoy would forward it to itself; the stand-in closes it.
+    assert.equal(await readAll(sock(port)), '', `${name}: a connection that was not redirected is closed`);
+    await stateWhen(stateFile, (s) => (s.connections[`${name}/not-redirected`] ?? 0) >= 1, `${name} counted it`);
   }
 
   // --cert-ttl 10s: the agent renews at about half of it and pushes the new SVID on the stream already open.
@@ -97,7 +103,7 @@ test('the real agent runs the stand-in as its Envoy: ready only once the stand-i
 test('a bootstrap Envoy would refuse makes the stand-in exit 1 naming the field; a missing -c too', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'standin-bad-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const boot = envoyBootstrap({ nodeId: 'sidecar~x', cluster: 'web.shop', sdsSocketPath: join(dir, 'sds.sock'), trustDomain: 'cluster.local', podIps: ['127.0.0.1'] });
+  const boot = envoyBootstrap({ nodeId: 'sidecar~x', cluster: 'web.shop', sdsSocketPath: join(dir, 'sds.sock'), podIps: ['127.0.0.1'] });
   const clusters = (boot.static_resources as { clusters: Array<Record<string, unknown>> }).clusters;
   clusters[0]!.conect_timeout = '1s';
   const file = join(dir, 'bootstrap.json');

@@ -12,12 +12,16 @@ export interface ListenerPlan { name: string; addresses: HostPort[] }
 /** What a secret must carry for the transport socket that names it. */
 export type SecretKind = 'tls_certificate' | 'validation_context';
 
-export interface SdsSubscription {
+/** A ConfigSource the stand-in can follow: gRPC to one static cluster. */
+export interface ConfigSourcePlan {
   /** The static cluster the ConfigSource's envoy_grpc names. */
   cluster: string;
   /** gRPC target of that cluster's one endpoint: `unix:///path` or `host:port`. */
   target: string;
   setNodeOnFirstMessageOnly: boolean;
+}
+
+export interface SdsSubscription extends ConfigSourcePlan {
   /** Secret name -> what it must contain (a name used both ways needs both). */
   secrets: Map<string, Set<SecretKind>>;
 }
@@ -27,6 +31,11 @@ export interface BootstrapPlan {
   admin: HostPort | null;
   listeners: ListenerPlan[];
   subscriptions: SdsSubscription[];
+  /** dynamic_resources: where listeners and clusters come from, when they do not come from static_resources alone. */
+  lds: ConfigSourcePlan | null;
+  cds: ConfigSourcePlan | null;
+  /** Resolves an SdsSecretConfig's sds_config in an LDS or CDS resource against the static clusters. */
+  sdsSource(source: Json, path: string, problems: string[]): SdsSubscription | null;
 }
 
 type Json = Record<string, unknown>;
@@ -51,19 +60,31 @@ export function planBootstrap(bootstrap: unknown): { plan: BootstrapPlan; proble
   for (const [section, items] of [['listeners', asArray(resources.listeners)], ['clusters', clusters]] as const) {
     items.forEach((item, i) => collectSds(item, `bootstrap.static_resources.${section}[${i}]`, (name, kind, source, path) => {
       if (name === '') return void problems.push(`${path}.name: an SDS secret needs a name`);
-      const sub = subscriptionFor(source, path, clusters, subscriptions, problems);
+      const sub = subscriptionFor(source, `${path}.sds_config`, clusters, subscriptions, problems);
       if (!sub) return;
       const kinds = sub.secrets.get(name) ?? new Set<SecretKind>();
       sub.secrets.set(name, kinds.add(kind));
     }));
   }
-  return { plan: { node: asObject(root.node), admin: adminAddress, listeners, subscriptions: [...subscriptions.values()] }, problems };
+  const dynamic = asObject(root.dynamic_resources);
+  const source = (key: 'lds_config' | 'cds_config'): ConfigSourcePlan | null => {
+    if (dynamic[key] === undefined) return null;
+    const sub = subscriptionFor(asObject(dynamic[key]), `bootstrap.dynamic_resources.${key}`, clusters, new Map(), problems);
+    if (!sub) return null;
+    if (asObject(dynamic[key]).resource_api_version !== 'V3') problems.push(`bootstrap.dynamic_resources.${key}.resource_api_version: must be V3`);
+    return { cluster: sub.cluster, target: sub.target, setNodeOnFirstMessageOnly: sub.setNodeOnFirstMessageOnly };
+  };
+  const sdsSource = (src: Json, path: string, found: string[]) => subscriptionFor(src, path, clusters, subscriptions, found);
+  return {
+    plan: { node: asObject(root.node), admin: adminAddress, listeners, subscriptions: [...subscriptions.values()], lds: source('lds_config'), cds: source('cds_config'), sdsSource },
+    problems,
+  };
 }
 
-type SecretVisitor = (name: string, kind: SecretKind, source: Json, path: string) => void;
+export type SecretVisitor = (name: string, kind: SecretKind, source: Json, path: string) => void;
 
 /** Every SdsSecretConfig under `node`, wherever a transport socket (listener, filter chain, cluster) holds one. */
-function collectSds(node: unknown, path: string, visit: SecretVisitor): void {
+export function collectSds(node: unknown, path: string, visit: SecretVisitor): void {
   if (Array.isArray(node)) return node.forEach((n, i) => collectSds(n, `${path}[${i}]`, visit));
   if (typeof node !== 'object' || node === null) return;
   for (const [key, value] of Object.entries(node as Json)) {
@@ -86,15 +107,15 @@ function subscriptionFor(source: Json, path: string, clusters: Json[], subs: Map
   const grpcServices = asArray(api.grpc_services).map(asObject);
   const clusterName = asObject(grpcServices[0]?.envoy_grpc).cluster_name;
   if (api.api_type !== 'GRPC' || typeof clusterName !== 'string') {
-    problems.push(`${path}.sds_config: the stand-in fetches secrets only over api_config_source api_type GRPC with envoy_grpc.cluster_name`);
+    problems.push(`${path}: the stand-in follows only api_config_source api_type GRPC with envoy_grpc.cluster_name`);
     return null;
   }
-  if (api.transport_api_version !== 'V3') problems.push(`${path}.sds_config.api_config_source.transport_api_version: must be V3 (Envoy dropped v2)`);
+  if (api.transport_api_version !== 'V3') problems.push(`${path}.api_config_source.transport_api_version: must be V3 (Envoy dropped v2)`);
   const known = subs.get(clusterName);
   if (known) return known;
   const index = clusters.findIndex((c) => c.name === clusterName);
   if (index < 0) {
-    problems.push(`${path}.sds_config: names cluster "${clusterName}", which static_resources.clusters does not define`);
+    problems.push(`${path}: names cluster "${clusterName}", which static_resources.clusters does not define`);
     return null;
   }
   const target = clusterTarget(clusters[index]!, `bootstrap.static_resources.clusters[${index}]`, problems);

@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import type { SecretKind } from './bootstrap-plan.js';
 
-/** What the state file shows of one accepted secret: the public parts, and only whether a key came. */
+/** What the state file shows of one accepted secret: the public parts, and only whether a key came (the key itself stays in memory). */
 export interface SecretView {
   version: string;
   certificateChain?: string;
@@ -25,9 +25,10 @@ const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
  * NACK's message): each kind the config needs must be there, certificates must parse and the private key
  * must match the leaf. `readFile` resolves `filename` data sources.
  */
-export function checkSecret(secret: DecodedSecret, kinds: Set<SecretKind>, version: string, readFile: (path: string) => string): { view: SecretView } | { problem: string } {
+export function checkSecret(secret: DecodedSecret, kinds: Set<SecretKind>, version: string, readFile: (path: string) => string): { view: SecretView; key?: string } | { problem: string } {
   const name = secret.name ?? '';
   const view: SecretView = { version };
+  let privateKey: string | undefined;
   try {
     if (kinds.has('tls_certificate')) {
       const tls = secret.tls_certificate;
@@ -40,6 +41,7 @@ export function checkSecret(secret: DecodedSecret, kinds: Set<SecretKind>, versi
       if (!leaf.publicKey.equals(createPublicKey(createPrivateKey(key)))) return { problem: `secret "${name}": private_key does not match the leaf certificate` };
       view.certificateChain = chain;
       view.hasPrivateKey = true;
+      privateKey = key;
     }
     if (kinds.has('validation_context')) {
       const ca = text(secret.validation_context?.trusted_ca, readFile);
@@ -51,7 +53,7 @@ export function checkSecret(secret: DecodedSecret, kinds: Set<SecretKind>, versi
     // Parser messages name the failing part, never key material.
     return { problem: `secret "${name}": ${(err as Error).message}` };
   }
-  return { view };
+  return { view, ...(privateKey ? { key: privateKey } : {}) };
 }
 
 function text(source: DataSource | undefined, readFile: (path: string) => string): string {

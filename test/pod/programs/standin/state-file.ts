@@ -10,9 +10,14 @@ export interface StandinState {
   ready: boolean;
   listeners: BoundListener[];
   secrets: Record<string, SecretView>;
+  /** SDS streams: their ACKs, NACKs and how many were opened. */
   acks: number;
   nacks: number;
   streams: number;
+  /** LDS and CDS: the version in force (the last accepted), ACKs, NACKs, streams opened. */
+  xds: Record<string, { version: string; acks: number; nacks: number; streams: number }>;
+  /** Connections to LDS listeners, by `<listener>/<filter chain>` (and what became of refused ones). */
+  connections: Record<string, number>;
 }
 
 /**
