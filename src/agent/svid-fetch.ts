@@ -52,7 +52,8 @@ export function svidFetcherFor(config: AgentConfig, spiffeId: string, clock: Clo
   });
 }
 
-async function trustedRoots(file: string, known: string[]): Promise<string[]> {
+/** The mounted roots and those learnt from the CA's answers: what the CA's serving certificate may chain to. */
+export async function trustedRoots(file: string, known: string[]): Promise<string[]> {
   const fromFile = await readRootFile(file).catch(() => []);
   const roots = [...new Set([...fromFile, ...known])];
   if (roots.length === 0) throw new MeshidError('no_trust_bundle', `no trusted root to verify the CA with: ${file} is missing, empty or not PEM certificates`);
