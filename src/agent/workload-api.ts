@@ -69,7 +69,7 @@ export class WorkloadApiServer {
 
   static async start(o: WorkloadApiOptions): Promise<WorkloadApiServer> {
     // Requests are a few audiences or one token: anything larger is refused before it is decoded.
-    const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024, 'grpc.max_concurrent_streams': 128 });
+    const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 });
     const api = new WorkloadApiServer(server, o.socketPath, o);
     server.addService(workloadService(), {
       FetchX509SVID: (call: grpc.ServerWritableStream<unknown, unknown>) => api.stream(call, () => api.x509.svid(), 'no X.509-SVID yet: the agent is still getting it from the CA; retry shortly'),

@@ -66,8 +66,8 @@ type Unary<Req, Res> = (req: Req, md: grpc.Metadata, cb: (err: grpc.ServiceError
 type ServerStream<Req, Res> = (req: Req, md: grpc.Metadata) => grpc.ClientReadableStream<Res>;
 
 /** A SPIFFE Workload API client over the agent's Unix socket; every call carries `headers` (the standard's by default). */
-export function workloadClient(socketPath: string, headers: Record<string, string | string[]> = HEADER) {
-  const client = new Client(`unix://${socketPath}`, grpc.credentials.createInsecure()) as unknown as Record<string, unknown> & grpc.Client;
+export function workloadClient(socketPath: string, headers: Record<string, string | string[]> = HEADER, options: grpc.ChannelOptions = {}) {
+  const client = new Client(`unix://${socketPath}`, grpc.credentials.createInsecure(), options) as unknown as Record<string, unknown> & grpc.Client;
   const stream = <T>(method: string) => follow((client[method] as ServerStream<object, T>).call(client, {}, metadataOf(headers)));
   const unary = <Req, Res>(method: string, req: Req) =>
     new Promise<Res>((resolve, reject) => (client[method] as Unary<Req, Res>).call(client, req, metadataOf(headers), (err, res) => (err ? reject(err) : resolve(res!))));
@@ -83,6 +83,9 @@ export function workloadClient(socketPath: string, headers: Record<string, strin
     close: () => client.close(),
   };
 }
+
+/** An X509BundlesResponse's bytes, decoded by the client's definition. */
+export const decodeBundles = (b: Buffer): BundlesResponse => (definition.SpiffeWorkloadAPI as grpc.ServiceDefinition).FetchX509Bundles!.responseDeserialize(b) as BundlesResponse;
 
 /** Splits concatenated DER certificates (SEQUENCE, long-form length) into one buffer each. */
 export function splitDer(buf: Buffer): Buffer[] {
