@@ -16,19 +16,3 @@ function toValue(v: unknown): ValueMessage {
   if (typeof v === 'object') return { struct_value: toStruct(v as Record<string, unknown>) };
   return { string_value: String(v) };
 }
-
-/** The inverse, for clients: a Struct back into plain JSON. */
-export function fromStruct(s: StructMessage | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(s?.fields ?? {})) out[k] = fromValue(v);
-  return out;
-}
-
-function fromValue(v: ValueMessage): unknown {
-  if (v.number_value !== undefined) return v.number_value;
-  if (v.string_value !== undefined) return v.string_value;
-  if (v.bool_value !== undefined) return v.bool_value;
-  if (v.list_value !== undefined) return (v.list_value.values ?? []).map(fromValue);
-  if (v.struct_value !== undefined) return fromStruct(v.struct_value);
-  return null;
-}

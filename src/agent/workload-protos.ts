@@ -113,7 +113,7 @@ export function workloadService(): grpc.ServiceDefinition {
       requestDeserialize: (b) => req.toObject(req.decode(b), TO_OBJECT),
       responseSerialize: (v) => res.encode(res.fromObject(v)).finish() as Buffer,
       responseDeserialize: (b) => res.toObject(res.decode(b), TO_OBJECT),
-      originalName: m.name,
+      originalName: m.name.charAt(0).toLowerCase() + m.name.slice(1),
     };
   }
   loaded = definition;

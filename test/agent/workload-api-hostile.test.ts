@@ -26,7 +26,7 @@ const serial = (r: X509SvidResponse) => r.svids[0]!.x509_svid.toString('base64')
 const waitUntil = async (cond: () => boolean, what: string, ms = 5000) => {
   const end = Date.now() + ms;
   while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (${agent.workload.streamCount} streams open)`);
     await new Promise((r) => setTimeout(r, 10));
   }
 };

@@ -107,3 +107,35 @@ export function splitDer(buf: Buffer): Buffer[] {
   }
   return out;
 }
+
+/**
+ * google.protobuf.Struct back into JSON, as this client decodes it: protobufjs' bundled struct.proto
+ * names the Value fields in camelCase (the wire is the same).
+ */
+export function fromStruct(s: { fields?: Record<string, unknown> } | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(s?.fields ?? {})) out[k] = fromValue(v as Record<string, unknown>);
+  return out;
+}
+
+function fromValue(v: Record<string, unknown>): unknown {
+  if ('numberValue' in v) return v.numberValue;
+  if ('stringValue' in v) return v.stringValue;
+  if ('boolValue' in v) return v.boolValue;
+  if ('listValue' in v) return ((v.listValue as { values?: Array<Record<string, unknown>> }).values ?? []).map(fromValue);
+  if ('structValue' in v) return fromStruct(v.structValue as { fields?: Record<string, unknown> });
+  return null;
+}
+
+/** The same JSON as a Struct in this client's camelCase naming, to encode with its definition. */
+export function toCamelStruct(obj: Record<string, unknown>): object {
+  const value = (v: unknown): object => {
+    if (v === null) return { nullValue: 'NULL_VALUE' };
+    if (typeof v === 'number') return { numberValue: v };
+    if (typeof v === 'string') return { stringValue: v };
+    if (typeof v === 'boolean') return { boolValue: v };
+    if (Array.isArray(v)) return { listValue: { values: v.map(value) } };
+    return { structValue: toCamelStruct(v as Record<string, unknown>) };
+  };
+  return { fields: Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, value(v)])) };
+}
