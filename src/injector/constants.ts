@@ -8,6 +8,7 @@ export const VOLUME_CERTS = 'meshid-certs';
 export const VOLUME_TOKEN = 'meshid-token';
 export const VOLUME_CA_ROOT = 'meshid-ca-root';
 export const VOLUME_PODINFO = 'meshid-podinfo';
+export const VOLUME_WORKLOAD = 'meshid-workload';
 
 export const CA_ROOT_CONFIGMAP = 'meshid-ca-root-cert';
 
