@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../common/clock.js';
-import { MeshidError } from '../common/errors.js';
 import { classifyError, parseJsonBody } from '../common/http-errors.js';
 import { fieldByFieldLogger, type Logger } from '../common/log.js';
 import { decorateStartTime, markStart, secondsSinceStart } from '../common/request-timer.js';
 import type { CertificateAuthority } from './authority.js';
+import { bearerToken } from './auth/bearer.js';
 import type { TokenVerifier } from './auth/verifier.js';
 import { issueWorkloadCertificate, type IssueRequest, type IssuedCertificate } from './issue.js';
 import type { CaMaterial } from './material.js';
@@ -144,11 +144,4 @@ function randomPool(random: (n: number) => Buffer, size = 4096): (n: number) => 
     at += n;
     return pool.subarray(at - n, at);
   };
-}
-
-function bearerToken(header: string | undefined): string {
-  if (!header) throw new MeshidError('token_missing', 'send the ServiceAccount token as "Authorization: Bearer <token>"', 401);
-  const m = /^Bearer ([^\s]+)$/i.exec(header);
-  if (!m) throw new MeshidError('token_malformed', 'the Authorization header must be "Bearer <token>"', 401);
-  return m[1]!;
 }

@@ -1,8 +1,10 @@
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
 import type { KeyAlgorithm } from '../pki/keys.js';
+import { MeshidError } from '../common/errors.js';
+import { withJwtKey } from './jwt/rotation.js';
 import { createCaFiles, loadCaMaterial, type CaMaterial } from './material.js';
-import { StoreConflictError, type CaStore, type StoredCaFiles } from './store.js';
+import { JWT_FILES, STORE_READ_ONLY, StoreConflictError, type CaStore, type StoredCaFiles } from './store.js';
 
 export interface AuthorityOptions {
   store: CaStore;
@@ -46,6 +48,7 @@ export class CertificateAuthority {
         o.logger.info({ store: o.store.describe() }, 'another replica created the CA first; using it');
       }
     }
+    stored = await withStoredJwtKey(o, stored);
     const authority = new CertificateAuthority(o, stored);
     authority.stopWatch = o.store.watch((s) => authority.reload(s));
     return authority;
@@ -77,4 +80,28 @@ export class CertificateAuthority {
     this.stopWatch?.();
     this.listeners.clear();
   }
+}
+
+/**
+ * Material made by an older meshid, or an operator's plug-in folder, gains a JWT signing key beside its
+ * files. A store that may not be written (Istio's cacerts Secret) keeps none: the CA then serves no JWT-SVIDs.
+ */
+async function withStoredJwtKey(o: AuthorityOptions, stored: StoredCaFiles): Promise<StoredCaFiles> {
+  for (let attempt = 0; stored.files[JWT_FILES.signingKey] === undefined; attempt++) {
+    try {
+      const written = await o.store.write(withJwtKey(stored.files), stored.version);
+      o.logger.info({ store: o.store.describe(), file: JWT_FILES.signingKey }, 'added a JWT-SVID signing key to the CA material');
+      return written;
+    } catch (err) {
+      if (err instanceof MeshidError && err.code === STORE_READ_ONLY) {
+        o.logger.warn({ store: o.store.describe(), reason: err.message }, 'the CA material has no JWT signing key and cannot be given one; JWT-SVIDs are not served');
+        return stored;
+      }
+      if (!(err instanceof StoreConflictError) || attempt >= 5) throw err;
+      const again = await o.store.read();
+      if (!again) throw err;
+      stored = again;
+    }
+  }
+  return stored;
 }

@@ -4,7 +4,8 @@ import { selfSign, signCertificate, signerFor, subjectKeyOf, type Signer } from 
 import { generateKeyPair, privateKeyPem, type KeyAlgorithm } from '../pki/keys.js';
 import { decodeCertificates, decodePem, encodePem } from '../pki/pem.js';
 import { rootCaTemplate, serialFrom, signingCaTemplate } from '../pki/templates.js';
-import { PLUGIN_FILES, type CaFiles } from './store.js';
+import { loadJwtKeys, newJwtSigningKeyPem, type JwtKeys } from './jwt/keys.js';
+import { JWT_FILES, PLUGIN_FILES, type CaFiles } from './store.js';
 
 /** The CA that signs right now, and the roots every workload must trust. */
 export interface CaMaterial {
@@ -15,6 +16,8 @@ export interface CaMaterial {
   /** The trust bundle: every root currently trusted, PEM, oldest first. */
   roots: string[];
   rootCerts: X509Certificate[];
+  /** Null only for a set without a JWT key that this process may not add one to (it then issues no JWT-SVIDs). */
+  jwt: JwtKeys | null;
 }
 
 export interface NewCaOptions {
@@ -28,7 +31,7 @@ export interface NewCaOptions {
 
 const TEN_YEARS = 10 * 365 * 86_400_000;
 
-/** A fresh self-signed root and a signing CA under it, as plug-in layout files. */
+/** A fresh self-signed root and a signing CA under it, as plug-in layout files, and a JWT signing key of their own. */
 export function createCaFiles(o: NewCaOptions): Record<string, string> {
   const label = new Date(o.now).toISOString().slice(0, 19).replace(/[-:T]/g, '') + '-' + o.random(3).toString('hex');
   const rootKey = generateKeyPair(o.keyAlgorithm);
@@ -58,6 +61,7 @@ export function createCaFiles(o: NewCaOptions): Record<string, string> {
     [PLUGIN_FILES.signingKey]: privateKeyPem(signingKey.privateKey),
     [PLUGIN_FILES.chain]: signingPem + rootPem,
     [PLUGIN_FILES.roots]: rootPem,
+    [JWT_FILES.signingKey]: newJwtSigningKeyPem(),
   };
 }
 
@@ -89,6 +93,7 @@ export function loadCaMaterial(files: CaFiles, now: number): CaMaterial {
     chain: chain.map((c) => encodePem('CERTIFICATE', c.raw)),
     roots: rootCerts.map((c) => encodePem('CERTIFICATE', c.raw)),
     rootCerts,
+    jwt: loadJwtKeys(files),
   };
 }
 

@@ -4,6 +4,7 @@ export interface CaMetrics {
   issued: Counter<'result'>;
   latency: Histogram<'result'>;
   expiry: Gauge<'cert'>;
+  jwtSvids: Counter<'result'>;
 }
 
 export function caMetrics(registry: Registry): CaMetrics {
@@ -25,6 +26,12 @@ export function caMetrics(registry: Registry): CaMetrics {
       name: 'meshid_ca_cert_expiry_timestamp_seconds',
       help: 'NotAfter of the CA certificates in use (signing CA and each trusted root), Unix seconds',
       labelNames: ['cert'],
+      registers: [registry],
+    }),
+    jwtSvids: new Counter({
+      name: 'meshid_ca_jwt_svids_total',
+      help: 'JWT-SVID requests by result: issued, or the error code',
+      labelNames: ['result'],
       registers: [registry],
     }),
   };

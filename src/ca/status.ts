@@ -4,7 +4,7 @@ import { parseRotationState, RotationStateError, type Phase } from './rotation/s
 import type { CaFiles } from './store.js';
 
 export interface CaStatusRow {
-  role: 'root' | 'signing' | 'intermediate';
+  role: 'root' | 'signing' | 'intermediate' | 'jwt';
   subject: string;
   notAfter: string;
   fingerprint: string;
@@ -28,7 +28,19 @@ export function caStatusRows(m: CaMaterial, now: number): CaStatusRow[] {
     fingerprint: m.signingCert.fingerprint256.slice(0, 23),
     state: expiryState(m.signingCert, now, 'signing'),
   });
-  return rows;
+  return [...rows, ...jwtRows(m)];
+}
+
+/** JWT keys do not expire; what matters is which one signs and which are only published. */
+function jwtRows(m: CaMaterial): CaStatusRow[] {
+  if (!m.jwt) return [{ role: 'jwt', subject: 'JWT-SVID key', notAfter: '-', fingerprint: '-', state: 'none: JWT-SVIDs are not served' }];
+  const { kid, nextKid, previousKid } = m.jwt;
+  const row = (id: string, state: string): CaStatusRow => ({ role: 'jwt', subject: 'JWT-SVID key (ES256)', notAfter: '-', fingerprint: id.slice(0, 23), state });
+  return [
+    row(kid, 'published, signing'),
+    ...(nextKid ? [row(nextKid, 'published, signs from activate')] : []),
+    ...(previousKid ? [row(previousKid, 'published until retire')] : []),
+  ];
 }
 
 export function formatTable(rows: Array<Record<string, string>>): string {

@@ -25,6 +25,9 @@ export interface CaStore {
   describe(): string;
 }
 
+/** The error code of a write to a store the operator owns (Istio's cacerts Secret): never retried, never worked around. */
+export const STORE_READ_ONLY = 'plugin_ca_read_only';
+
 export class StoreConflictError extends Error {
   constructor(where: string) {
     super(`CA material at ${where} was changed by another writer; re-read and retry`);
@@ -40,6 +43,18 @@ export const PLUGIN_FILES = {
   roots: 'root-cert.pem',
 } as const;
 
+/**
+ * The JWT-SVID signing keys, stored beside the plug-in files (never in them: an operator's plug-in
+ * CA carries no JWT key, and gains one without its own files being touched). ECDSA P-256, PKCS#8.
+ */
+export const JWT_FILES = {
+  signingKey: 'jwt-signing-key.pem',
+  /** Staged by a root rotation's prepare: published at once, signs from activate. */
+  nextSigningKey: 'next-jwt-signing-key.pem',
+  /** The key that signed before activate, public half only: published until retire. */
+  previousPublicKey: 'previous-jwt-public-key.pem',
+} as const;
+
 export function isPrivateKeyFile(name: string): boolean {
-  return name.endsWith('key.pem');
+  return name.endsWith('key.pem') && !name.endsWith('public-key.pem');
 }

@@ -1,6 +1,7 @@
 import { fastify, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { registerCaApi } from '../ca/api.js';
+import { jwksMaxAgeSeconds, registerJwtApi } from '../ca/jwt/api.js';
 import type { CertificateAuthority } from '../ca/authority.js';
 import type { TokenVerifier } from '../ca/auth/verifier.js';
 import type { CaMetrics } from '../ca/metrics.js';
@@ -46,6 +47,11 @@ export function httpsServers(o: HttpsServersOptions): HttpsServers {
   registerCaApi(caApp, {
     authority, verifier: o.verifier, trustDomain: cfg.trustDomain, clock, random, metrics: o.metrics,
     ttl: { defaultMs: cfg.workloadCertTtlMs, maxMs: cfg.maxWorkloadCertTtlMs },
+    audit: logger.child({ audit: true }),
+  });
+  registerJwtApi(caApp, {
+    authority, verifier: o.verifier, trustDomain: cfg.trustDomain, clock, metrics: o.metrics,
+    maxWorkloadTtlMs: cfg.maxWorkloadCertTtlMs, bundleMaxAgeSeconds: jwksMaxAgeSeconds(cfg.bundlePropagationDelayMs),
     audit: logger.child({ audit: true }),
   });
   const webhookApp = fastify({ https: { key: cert.key, cert: cert.cert }, logger: false });

@@ -1,5 +1,5 @@
 import type { CoreV1Api, V1Secret, Watch } from '@kubernetes/client-node';
-import { type CaFiles, type CaStore, type StoredCaFiles, StoreConflictError } from '../ca/store.js';
+import { type CaFiles, type CaStore, type StoredCaFiles, STORE_READ_ONLY, StoreConflictError } from '../ca/store.js';
 import { MeshidError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { silentLogger } from '../common/log.js';
@@ -59,7 +59,7 @@ export class SecretCaStore implements CaStore {
 
   async write(files: CaFiles, expected: string | null): Promise<StoredCaFiles> {
     if (await this.get(this.pluginName)) {
-      throw new MeshidError('plugin_ca_read_only', `CA material comes from the operator-supplied Secret ${this.namespace}/${this.pluginName}; replace that Secret to change it`, 409);
+      throw new MeshidError(STORE_READ_ONLY, `CA material comes from the operator-supplied Secret ${this.namespace}/${this.pluginName}; replace that Secret to change it`, 409);
     }
     const body = this.secretBody(files, expected);
     let written: V1Secret;

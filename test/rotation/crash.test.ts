@@ -13,17 +13,17 @@ const WORKLOADS = 300;
 /** prepare, published, activate, retire, idle: one store write each. */
 const STEPS = 5;
 
-async function run(t: TestContext, crash: CrashMode | null, driver?: { maxWorkloadTtlMs?: number; bundlePropagationDelayMs?: number }): Promise<FleetReport> {
+async function run(t: TestContext, crash: CrashMode | null, driver?: { maxWorkloadTtlMs?: number; bundlePropagationDelayMs?: number }, jwtMaxTtlMs?: number): Promise<FleetReport> {
   const dir = await mkdtemp(join(tmpdir(), 'meshid-crash-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   return runFleet({
-    store: new SimStore(new FileCaStore(dir), crash), workloads: WORKLOADS, seed: 7, verifyOneIn: 10, driver,
+    store: new SimStore(new FileCaStore(dir), crash), workloads: WORKLOADS, seed: 7, verifyOneIn: 10, driver, jwtMaxTtlMs,
     publishedBundle: (_ns, files) => files[PLUGIN_FILES.roots],
   });
 }
 
 /** The stored set and rotation.json fields of a clean run, whatever crashed on the way. */
-const FINAL_FILES = ['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'root-cert.pem', 'rotation.json'];
+const FINAL_FILES = ['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'jwt-signing-key.pem', 'root-cert.pem', 'rotation.json'];
 const FINAL_STATE = ['activatedAt', 'completedAt', 'id', 'newRoot', 'oldRoots', 'phase', 'preparedAt', 'publishedAt', 'activateAt', 'reason', 'requestedAt', 'retireAt', 'retiredAt'].sort();
 
 function assertSameEnd(r: FleetReport): void {
@@ -53,7 +53,11 @@ describe('the fleet checker is not vacuous', () => {
     await assert.rejects(run(t, null, { maxWorkloadTtlMs: SIM.ttlMs / 2 }), /cannot verify leaves of signing CA/);
   });
 
-  it('catches an activation before agents have the new root (no propagation delay)', async (t) => {
-    await assert.rejects(run(t, null, { bundlePropagationDelayMs: 0 }), /cannot verify leaves of signing CA/);
+  it('catches an activation before agents have the new root, or verifiers the new JWT key (no propagation delay)', async (t) => {
+    await assert.rejects(run(t, null, { bundlePropagationDelayMs: 0 }), /cannot verify leaves of signing CA|JWT key \S+ signs before it was published/);
+  });
+
+  it('catches a JWT key retired while JWT-SVIDs it signed are unexpired (JWTs outliving the max workload TTL)', async (t) => {
+    await assert.rejects(run(t, null, { maxWorkloadTtlMs: SIM.ttlMs / 2 }, SIM.maxTtlMs), /unexpired JWT-SVID signed by \S+ no longer verifies/);
   });
 });

@@ -2,16 +2,18 @@ import assert from 'node:assert/strict';
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { CertificateAuthority } from '../../src/ca/authority.js';
+import { loadJwtKeys } from '../../src/ca/jwt/keys.js';
 import { issueWorkloadCertificate } from '../../src/ca/issue.js';
 import { startRotationDriver, type RotationDriver } from '../../src/ca/rotation/driver.js';
 import { requestRotation } from '../../src/ca/rotation/plan.js';
 import { bundleCerts, NEXT_FILES, parseRotationState, type RotationState } from '../../src/ca/rotation/state.js';
-import { PLUGIN_FILES, type CaFiles } from '../../src/ca/store.js';
+import { JWT_FILES, PLUGIN_FILES, type CaFiles } from '../../src/ca/store.js';
 import { ManualClock } from '../../src/common/clock.js';
 import { silentLogger } from '../../src/common/log.js';
 import { buildCsrPem } from '../../src/pki/csr-build.js';
 import { generateKeyPair } from '../../src/pki/keys.js';
 import { CLOCK_SKEW_MS } from '../../src/pki/templates.js';
+import { JwtTimeline } from './jwt-timeline.js';
 import { Crash, SimStore } from './sim-store.js';
 
 const MIN = 60_000;
@@ -31,6 +33,8 @@ export interface FleetOptions {
   verifyOneIn?: number;
   /** Misconfigure the driver, to show the checker catches an unsafe rotation. */
   driver?: { maxWorkloadTtlMs?: number; bundlePropagationDelayMs?: number };
+  /** Misconfigure JWT-SVID lifetimes (default: the CA's cap, the driver's max workload TTL), to show the JWKS check bites. */
+  jwtMaxTtlMs?: number;
 }
 
 export interface FleetReport {
@@ -43,6 +47,8 @@ export interface FleetReport {
   crashes: number;
   /** Store writes by the rotation driver (crashed ones included). */
   writes: number;
+  /** The JWT keys that signed, in order: the first, then the one the rotation made. */
+  jwtSigners: string[];
   final: { files: CaFiles; state: RotationState };
 }
 
@@ -89,6 +95,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
   const verified = new Map<string, boolean>();
   /** When each namespace's published bundle (by seq) was first seen: workloads adopt it after their own lag. */
   const seen = new Map<string, Array<{ at: number; seq: number }>>();
+  const jwt = new JwtTimeline({ maxWorkloadTtlMs: o.jwtMaxTtlMs ?? o.driver?.maxWorkloadTtlMs ?? SIM.maxTtlMs, propagationDelayMs: SIM.propagationDelayMs });
   const report = { steps: 0, issued: 0, classChecks: 0, pairsCovered: 0, maxClasses: 0, crashes: 0 };
 
   const issue = (w: Workload, now: number): void => {
@@ -150,6 +157,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
     files = stored.files;
     authority.reload(stored); // what the store watch does for every replica
     o.onInstant?.(files);
+    jwt.observe(now, loadJwtKeys(files)!, authority.current().jwt!);
     state = parseRotationState(files);
     if (state.phase === 'idle' && state.completedAt !== undefined && doneAt === Infinity) doneAt = now;
 
@@ -169,7 +177,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
   }
   driver.stop();
   authority.close();
-  return { ...report, writes: o.store.writes, final: { files, state } };
+  return { ...report, writes: o.store.writes, jwtSigners: jwt.signedBy(), final: { files, state } };
 }
 
 /**
@@ -230,6 +238,8 @@ export function assertRotatedAndIdle(r: FleetReport): void {
   assert.ok(!state.oldRoots!.includes(roots[0]!.fingerprint256));
   const signing = new X509Certificate(files[PLUGIN_FILES.signingCert]!);
   assert.ok(signing.checkIssued(roots[0]!) && signing.verify(roots[0]!.publicKey), 'the new CA signs');
-  for (const name of Object.values(NEXT_FILES)) assert.equal(files[name], undefined, `${name} is cleaned up`);
+  for (const name of [...Object.values(NEXT_FILES), JWT_FILES.nextSigningKey, JWT_FILES.previousPublicKey]) assert.equal(files[name], undefined, `${name} is cleaned up`);
+  assert.equal(r.jwtSigners.length, 2, 'the JWT key rotated once, with the root');
+  assert.deepEqual(loadJwtKeys(files)!.bundle.keys.map((k) => k.kid), [r.jwtSigners[1]], 'the JWKS holds only the new JWT key');
 }
 

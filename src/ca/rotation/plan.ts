@@ -2,7 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import { MeshidError } from '../../common/errors.js';
 import type { KeyAlgorithm } from '../../pki/keys.js';
 import { createCaFiles, loadCaMaterial } from '../material.js';
-import { PLUGIN_FILES, type CaFiles } from '../store.js';
+import { activateJwtKey, retireJwtKey, stageJwtKey } from '../jwt/rotation.js';
+import { JWT_FILES, PLUGIN_FILES, type CaFiles } from '../store.js';
 import { rootLifetimeMs, scheduledRotationAt } from './schedule.js';
 import { bundleCerts, NEXT_FILES, parseRotationState, ROTATION_FILE, RotationStateError, serializeRotationState, type Phase, type RotationState } from './state.js';
 
@@ -60,7 +61,8 @@ export function nextStep(state: RotationState, files: CaFiles, now: number, conf
       const kept = bundleCerts(files[PLUGIN_FILES.roots]).filter((r) => !state.oldRoots!.includes(r.fingerprint256));
       if (!kept.some((r) => r.fingerprint256 === state.newRoot)) throw new RotationStateError(`${PLUGIN_FILES.roots} no longer holds the new root ${state.newRoot!.slice(0, 23)}; not retiring the old one`);
       const bundle = kept.map((r) => r.toString()).join('');
-      return write('retire', { ...files, [PLUGIN_FILES.roots]: bundle }, { ...state, phase: 'retire', retiredAt: now }, `old root removed from the trust bundle (${state.oldRoots!.length} root(s))`);
+      return write('retire', retireJwtKey({ ...files, [PLUGIN_FILES.roots]: bundle }), { ...state, phase: 'retire', retiredAt: now },
+        `old root removed from the trust bundle (${state.oldRoots!.length} root(s)) and the old JWT key from the JWKS`);
     }
     case 'retire':
       if (!facts.published) return { kind: 'wait', phase: 'retire', until: null, waitingFor: 'the trust bundle without the old root to be published everywhere' };
@@ -84,7 +86,7 @@ function prepare(state: RotationState, files: CaFiles, now: number, config: Rota
   });
   const newRoot = new X509Certificate(ca[PLUGIN_FILES.roots]!);
   const next = {
-    ...files,
+    ...stageJwtKey(files, ca[JWT_FILES.signingKey]!),
     [PLUGIN_FILES.roots]: oldRoots.map((r) => r.toString()).join('') + ca[PLUGIN_FILES.roots],
     [NEXT_FILES.signingCert]: ca[PLUGIN_FILES.signingCert]!,
     [NEXT_FILES.signingKey]: ca[PLUGIN_FILES.signingKey]!,
@@ -92,17 +94,18 @@ function prepare(state: RotationState, files: CaFiles, now: number, config: Rota
     [NEXT_FILES.root]: ca[PLUGIN_FILES.roots]!,
   };
   const s: RotationState = { ...state, phase: 'prepare', preparedAt: now, oldRoots: oldRoots.map((r) => r.fingerprint256), newRoot: newRoot.fingerprint256 };
-  return write('prepare', next, s, `new root ${newRoot.fingerprint256.slice(0, 23)} added to the trust bundle; the old CA still signs (${state.reason})`);
+  return write('prepare', next, s, `new root ${newRoot.fingerprint256.slice(0, 23)} added to the trust bundle and a new JWT key to the JWKS; the old CA still signs (${state.reason})`);
 }
 
-/** The staged CA becomes the plug-in files, so issuing code needs no knowledge of rotation. */
+/** The staged CA becomes the plug-in files (and the staged JWT key the signing one), so issuing code needs no knowledge of rotation. */
 function activate(state: RotationState, files: CaFiles, now: number, config: RotationConfig): Decision {
-  const next: Record<string, string> = { ...files };
-  for (const name of Object.values(NEXT_FILES)) delete next[name];
-  next[PLUGIN_FILES.signingCert] = files[NEXT_FILES.signingCert]!;
-  next[PLUGIN_FILES.signingKey] = files[NEXT_FILES.signingKey]!;
-  next[PLUGIN_FILES.chain] = files[NEXT_FILES.chain]!;
+  let next: Record<string, string>;
   try {
+    next = activateJwtKey(files);
+    for (const name of Object.values(NEXT_FILES)) delete next[name];
+    next[PLUGIN_FILES.signingCert] = files[NEXT_FILES.signingCert]!;
+    next[PLUGIN_FILES.signingKey] = files[NEXT_FILES.signingKey]!;
+    next[PLUGIN_FILES.chain] = files[NEXT_FILES.chain]!;
     loadCaMaterial(next, now);
   } catch (err) {
     throw new RotationStateError(`the staged CA (${NEXT_FILES.signingCert}) cannot become active: ${(err as Error).message}`);
