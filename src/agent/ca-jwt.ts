@@ -1,14 +1,15 @@
 import { truncate } from '../common/duration.js';
+import { JWT_BUNDLE_PATH, JWT_SVID_PATH, type JwtSvidRequest, type JwtSvidResponse } from '../common/jwt-svid-api.js';
 import { callCa, CaError, type CaClientOptions } from './ca-client.js';
 
-/** What POST /v1/jwt-svids answers (design.md, "Kubernetes-native and compatible interfaces"). */
+/** A checked JwtSvidResponse, its expiry as epoch milliseconds. */
 export interface JwtSvidGrant {
   spiffeId: string;
   token: string;
   expiresAt: number;
 }
 
-/** A JWK Set (RFC 7517) as GET /v1/jwt-bundle serves it. */
+/** A JWK Set (RFC 7517) as GET /v1/jwt-bundle serves it: the SPIFFE bundle's JWT authorities (`use: "jwt-svid"`). */
 export interface Jwks {
   keys: Array<Record<string, unknown>>;
 }
@@ -18,7 +19,8 @@ const invalid = (what: string) => new CaError('invalid_ca_response', `the CA's $
 
 /** POST /v1/jwt-svids with the pod's token: a JWT-SVID for `audience`. */
 export async function requestJwtSvid(opts: CaClientOptions, req: { token: string; audience: string[] }): Promise<JwtSvidGrant> {
-  const res = (await callCa(opts, { method: 'POST', path: '/v1/jwt-svids', token: req.token, body: { audience: req.audience } })) as Record<string, unknown>;
+  const body: JwtSvidRequest = { audience: req.audience };
+  const res = (await callCa(opts, { method: 'POST', path: JWT_SVID_PATH, token: req.token, body })) as Partial<Record<keyof JwtSvidResponse, unknown>>;
   const { spiffeId, token, expiresAt } = res;
   if (typeof spiffeId !== 'string' || !spiffeId.startsWith('spiffe://')) throw invalid('JWT-SVID answer has no spiffeId');
   if (typeof token !== 'string' || !JWT.test(token)) throw invalid('JWT-SVID answer has no token in JWS compact form');
@@ -29,7 +31,7 @@ export async function requestJwtSvid(opts: CaClientOptions, req: { token: string
 
 /** GET /v1/jwt-bundle: the trust domain's JWT signing keys. */
 export async function fetchJwtBundle(opts: CaClientOptions): Promise<Jwks> {
-  const res = (await callCa(opts, { method: 'GET', path: '/v1/jwt-bundle' })) as Record<string, unknown>;
+  const res = (await callCa(opts, { method: 'GET', path: JWT_BUNDLE_PATH })) as Record<string, unknown>;
   const keys = res.keys;
   if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'object' && k !== null && typeof (k as { kty?: unknown }).kty === 'string')) {
     throw invalid('JWT bundle is not a JWK Set (an object with a "keys" list of JWKs)');

@@ -37,14 +37,14 @@ export async function subjectTrustDomain(token: string): Promise<string> {
 }
 
 /**
- * Verifies a JWT-SVID as the JWT-SVID standard asks: a signature by a key of the trust domain's JWT
- * bundle with an allowed algorithm, `aud` containing `audience`, `exp` present and not passed, `sub` a
- * SPIFFE ID. jose is loaded on first use: most pods never validate a token.
+ * Verifies a JWT-SVID as the JWT-SVID standard asks: a signature by a JWT authority of the trust
+ * domain's bundle with an allowed algorithm, `aud` containing `audience`, `exp` present and not passed,
+ * `sub` a SPIFFE ID. jose is loaded on first use: most pods never validate a token.
  */
 export async function validateJwtSvid(token: string, audience: string, jwks: Jwks, now: number): Promise<ValidatedJwtSvid> {
-  const { createLocalJWKSet, jwtVerify, errors } = await import('jose');
+  const [{ jwtVerify, errors }, { joseKeySetOfBundle }] = await Promise.all([import('jose'), import('../pki/jwt-bundle.js')]);
   try {
-    const { payload } = await jwtVerify(token, createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0]), {
+    const { payload } = await jwtVerify(token, joseKeySetOfBundle(jwks), {
       audience,
       algorithms: JWT_SVID_ALGORITHMS,
       currentDate: new Date(now),

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { rm } from 'node:fs/promises';
 import { isMeshidError } from '../common/errors.js';
+import { MAX_AUDIENCE_LENGTH, MAX_AUDIENCES } from '../common/jwt-svid-api.js';
 import type { Logger } from '../common/log.js';
 import { CaError } from './ca-client.js';
 import { JwtSvidRefused } from './jwt-validate.js';
@@ -17,8 +18,6 @@ export const WORKLOAD_HEADER = 'workload.spiffe.io';
 
 /** Open streams beyond this are shed with UNAVAILABLE, which SPIFFE clients retry with a backoff. */
 export const MAX_STREAMS = 512;
-const MAX_AUDIENCES = 16;
-const MAX_AUDIENCE_LENGTH = 256;
 
 /** Why a call lacks the header, or null: the value must be exactly "true" (case sensitive). */
 export function headerProblem(md: grpc.Metadata): string | null {
