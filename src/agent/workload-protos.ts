@@ -93,27 +93,40 @@ export interface ValueMessage {
 
 const TO_OBJECT: protobuf.IConversionOptions = { longs: String, enums: String, defaults: false, oneofs: false };
 
+let root: protobuf.Root | undefined;
+/** protobufjs types are built on the first call, not at agent start: ~25 ms under --jitless that most pods never spend. */
+function type(name: string): protobuf.Type {
+  root ??= protobuf.Root.fromJSON(WORKLOAD_TYPES as unknown as protobuf.INamespace);
+  return root.lookupType(name);
+}
+
+function codec(name: string): { serialize(v: object): Buffer; deserialize(b: Buffer): object } {
+  let t: protobuf.Type | undefined;
+  return {
+    serialize: (v) => ((t ??= type(name)).encode(t.fromObject(v)).finish() as Buffer),
+    deserialize: (b) => (t ??= type(name)).toObject(t.decode(b), TO_OBJECT),
+  };
+}
+
 let loaded: grpc.ServiceDefinition | undefined;
 
-/** Once per process, when the Workload API server starts: a dozen small types, no .proto parsing. */
+/** The service's methods, read from WORKLOAD_TYPES without building any protobufjs type. */
 export function workloadService(): grpc.ServiceDefinition {
   if (loaded) return loaded;
-  const root = protobuf.Root.fromJSON(WORKLOAD_TYPES as unknown as protobuf.INamespace);
-  const service = root.lookupService(WORKLOAD_SERVICE);
-  service.resolveAll();
   const definition: Record<string, grpc.MethodDefinition<object, object>> = {};
-  for (const m of service.methodsArray) {
-    const req = m.resolvedRequestType!;
-    const res = m.resolvedResponseType!;
-    definition[m.name] = {
-      path: `/${WORKLOAD_SERVICE}/${m.name}`,
+  const methods = WORKLOAD_TYPES.nested[WORKLOAD_SERVICE].methods as Record<string, { requestType: string; responseType: string; responseStream?: boolean }>;
+  for (const [name, m] of Object.entries(methods)) {
+    const req = codec(m.requestType);
+    const res = codec(m.responseType);
+    definition[name] = {
+      path: `/${WORKLOAD_SERVICE}/${name}`,
       requestStream: false,
       responseStream: m.responseStream === true,
-      requestSerialize: (v) => req.encode(req.fromObject(v)).finish() as Buffer,
-      requestDeserialize: (b) => req.toObject(req.decode(b), TO_OBJECT),
-      responseSerialize: (v) => res.encode(res.fromObject(v)).finish() as Buffer,
-      responseDeserialize: (b) => res.toObject(res.decode(b), TO_OBJECT),
-      originalName: m.name.charAt(0).toLowerCase() + m.name.slice(1),
+      requestSerialize: req.serialize,
+      requestDeserialize: req.deserialize,
+      responseSerialize: res.serialize,
+      responseDeserialize: res.deserialize,
+      originalName: name.charAt(0).toLowerCase() + name.slice(1),
     };
   }
   loaded = definition;

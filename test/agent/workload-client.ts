@@ -84,6 +84,9 @@ export function workloadClient(socketPath: string, headers: Record<string, strin
   };
 }
 
+/** An X509SVIDResponse's bytes, decoded by the client's definition. */
+export const decodeX509Svid = (b: Buffer): X509SvidResponse => (definition.SpiffeWorkloadAPI as grpc.ServiceDefinition).FetchX509SVID!.responseDeserialize(b) as X509SvidResponse;
+
 /** An X509BundlesResponse's bytes, decoded by the client's definition. */
 export const decodeBundles = (b: Buffer): BundlesResponse => (definition.SpiffeWorkloadAPI as grpc.ServiceDefinition).FetchX509Bundles!.responseDeserialize(b) as BundlesResponse;
 
