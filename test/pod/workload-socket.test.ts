@@ -28,8 +28,9 @@ test('an app container of an injected pod reaches the SPIFFE Workload API at SPI
   const run = await h.run(created.pod);
   await run.waitReady(60_000);
 
-  const env = await run.exec('app', ['node', '-e', 'console.log(process.env.SPIFFE_ENDPOINT_SOCKET, process.getuid(), require("fs").readdirSync("/var/run/meshid").join(","))']);
-  assert.equal(env.output.trim(), 'unix:///var/run/meshid/workload/socket 1000 workload', 'the env points at the socket; the folder beside it holds no key');
+  const look = 'const fs=require("fs");let w;try{fs.writeFileSync("/var/run/meshid/workload/x","")}catch(e){w=e.code}console.log(process.env.SPIFFE_ENDPOINT_SOCKET,process.getuid(),fs.readdirSync("/var/run/meshid").join(","),w)';
+  const env = await run.exec('app', ['node', '-e', look]);
+  assert.equal(env.output.trim(), 'unix:///var/run/meshid/workload/socket 1000 workload EROFS', 'the env points at the socket, in a read-only mount; the folder beside it holds no key');
 
   const got = await run.exec('app', ['node', '-e', FETCH, '1']);
   assert.match(got.output, /^msg /, got.output);
