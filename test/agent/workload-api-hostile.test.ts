@@ -65,7 +65,7 @@ test('a client that never reads holds one buffer, not every update; the others g
   try {
     const healthy = c.x509Bundles();
     await healthy.next();
-    await waitUntil(() => agent.workload.streamCount === 2, 'both streams open');
+    await waitUntil(() => agent.workload.streamCount === 2, 'both streams open', 15_000);
     const roots = agent.store.roots();
     const other = agent.store.current()!.chainPem[1]!;
     const UPDATES = 400;

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import type * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import * as grpcMetadata from '@grpc/grpc-js';
-import { audienceKey, jwtRefreshAt } from '../../src/agent/jwt-svid-cache.js';
+import { audienceKey, jwtRefreshAt, JwtSvidCache } from '../../src/agent/jwt-svid-cache.js';
+import { ManualClock } from '../../src/common/clock.js';
 import { toStruct } from '../../src/agent/proto-struct.js';
 import { audienceProblem, headerProblem } from '../../src/agent/workload-api.js';
 import { workloadService } from '../../src/agent/workload-protos.js';
@@ -62,4 +63,26 @@ test('the header rule, audience checks and the JWT-SVID cache\'s key and half-li
   assert.equal(audienceKey(['a', 'b']).key, audienceKey(['b', 'a']).key);
   assert.equal(jwtRefreshAt(1000, 5000), 3000);
   assert.equal(jwtRefreshAt(5000, 1000), 5000, 'an expired grant is due at once');
+});
+
+test('the JWT-SVID cache: concurrent asks share one CA call, a grant is reused until half its life, and at most 64 audience sets are kept', async () => {
+  const clock = new ManualClock(1_000_000);
+  const calls: string[][] = [];
+  const cache = new JwtSvidCache(async (audience) => {
+    calls.push(audience);
+    await new Promise((r) => setImmediate(r));
+    return { spiffeId: 'spiffe://cluster.local/ns/shop/sa/web', token: `t${calls.length}`, expiresAt: clock.now() + 300_000 };
+  }, clock);
+  const [a, b] = await Promise.all([cache.get(['db']), cache.get(['db', 'db'])]);
+  assert.equal(a, b);
+  assert.equal(calls.length, 1, 'one CA call for both');
+  clock.advance(149_000);
+  assert.equal((await cache.get(['db'])).token, 't1', 'before half-life: cached');
+  clock.advance(2_000);
+  assert.equal((await cache.get(['db'])).token, 't2', 'past half-life: fetched again');
+  for (let i = 0; i < 100; i++) await cache.get([`aud-${i}`]);
+  assert.equal(cache.size, 64);
+  const failing = new JwtSvidCache(async () => { throw new Error('CA down'); }, clock);
+  await assert.rejects(failing.get(['db']), /CA down/);
+  await assert.rejects(failing.get(['db']), /CA down/, 'a failure is not cached');
 });
