@@ -34,8 +34,10 @@ export class SecretCaStore implements CaStore {
   private readonly pluginName: string;
   private readonly retryMs: number;
   private readonly log: Logger;
-  /** The version this process last read or wrote: watch callbacks report only changes beyond it. */
+  /** The version this instance last read or wrote: what a watch started now takes as already known. */
   private known: string | null = null;
+  /** The version this instance last wrote: never reported as a change. */
+  private written: string | null = null;
 
   constructor(opts: SecretCaStoreOptions) {
     this.core = opts.core;
@@ -74,17 +76,25 @@ export class SecretCaStore implements CaStore {
     }
     const stored = this.toStored(this.name, written);
     this.known = stored.version;
+    this.written = stored.version;
     return stored;
   }
 
-  /** Reports the stored set whenever it differs from what this instance last read or wrote. */
+  /**
+   * Reports the stored set whenever it differs from what this watch last reported (at first: what this
+   * instance had read or written), except this instance's own writes. Reads after the watch started do
+   * not count: the rotation driver reads the same store every tick, and must not swallow a change that
+   * the authority, watching, has to reload.
+   */
   watch(onChange: (stored: StoredCaFiles) => void): () => void {
+    let reported = this.known;
     let checking = Promise.resolve();
     const check = (): void => {
       checking = checking.then(async () => {
         const stored = await this.get(this.pluginName).then((p) => p ?? this.get(this.name));
-        if (!stored || stored.version === this.known) return;
-        this.known = stored.version;
+        if (!stored || stored.version === reported) return;
+        reported = stored.version;
+        if (stored.version === this.written) return;
         onChange(stored);
       }).catch((err) => this.log.warn({ store: this.describe(), err: (err as Error).message }, 'could not reload CA material'));
     };

@@ -29,7 +29,8 @@ async function setup(t: TestContext, extra: CaFiles = {}) {
   const stops: Array<() => unknown> = [];
   t.after(async () => {
     for (const stop of stops.reverse()) await stop();
-    await rm(dir, { recursive: true, force: true });
+    // A store poll already under way when its timer stopped may still take the lock file while the folder goes.
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
   });
   const clock = new ManualClock(T0);
   const store = new FileCaStore(dir);
