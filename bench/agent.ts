@@ -30,7 +30,7 @@ async function config(cp: ControlPlane, sa: string): Promise<AgentConfig> {
   await writeFile(tokenFile, await mintLocalToken({ dataDir: cp.dataDir, namespace: 'bench', serviceAccount: sa }));
   return {
     caUrl: cp.caUrl, caRootFile: cp.trustBundlePath, tokenFile, namespace: 'bench', serviceAccount: sa, trustDomain: 'cluster.local',
-    keyAlgorithm: 'ec-p256', sdsSocket: join(dir, 'sds.sock'), statusPort: 0, healthPort: 0, listenHost: '127.0.0.1',
+    keyAlgorithm: 'ec-p256', sdsSocket: join(dir, 'sds.sock'), workloadSocket: join(dir, 'workload.sock'), statusPort: 0, healthPort: 0, listenHost: '127.0.0.1',
     envoyConfigPath: join(dir, 'envoy.json'), bundlePollMs: NEVER_MS,
   };
 }
@@ -206,7 +206,7 @@ async function agentProcess(cp: ControlPlane, sa: string, podEnv: Record<string,
   const main = fileURLToPath(new URL('../bin/meshid.mjs', import.meta.url));
   const args = [
     '--ca-addr', c.caUrl, '--ca-root', c.caRootFile, '--token-file', c.tokenFile, '--namespace', c.namespace,
-    '--service-account', c.serviceAccount, '--sds-socket', c.sdsSocket, '--out-dir', join(c.sdsSocket, '..', 'out'),
+    '--service-account', c.serviceAccount, '--sds-socket', c.sdsSocket, '--workload-socket', c.workloadSocket, '--out-dir', join(c.sdsSocket, '..', 'out'),
     '--status-port', '0', '--health-port', '0', '--cert-ttl', '10s',
   ];
   const env = { ...process.env, ...podEnv, SECRET_GRACE_PERIOD_RATIO: '0.9999', MESHID_LOG_LEVEL: 'warn' };

@@ -18,12 +18,14 @@ import { Renewer } from './renewer.js';
 import { ProblemLog } from './problem-log.js';
 import type { BackoffPolicy, RenewalPolicy } from './rotation.js';
 import { SdsServer } from './sds-server.js';
-import { svidFetcherFor, type FetchSvid } from './svid-fetch.js';
+import { CA_TIMEOUT_MS, svidFetcherFor, trustedRoots, type FetchSvid } from './svid-fetch.js';
 import { SvidStore } from './svid-store.js';
 import { realTimers, type Timers } from './timers.js';
 import type { ViewSource } from '../mesh/view.js';
 import { followView } from './view-follow.js';
 import { defaultPlan, planSourceFromViews, SettablePlanSource, type PlanSource } from './xds/plan-source.js';
+import { WorkloadApiServer } from './workload-api.js';
+import { WorkloadJwt } from './workload-jwt.js';
 
 export { fetchOnce } from './fetch-once.js';
 
@@ -48,6 +50,7 @@ export interface RunningAgent {
   store: SvidStore;
   metrics: AgentMetrics;
   sds: SdsServer;
+  workload: WorkloadApiServer;
   statusPort: number;
   healthPort: number;
   envoy: EnvoyProcess | null;
@@ -76,8 +79,16 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     const view = followView(config, { store, timers, random, logger });
     const views = deps.views ?? view?.client;
     const plans = deps.plans ?? (views ? planSourceFromViews(views, config.trustDomain) : new SettablePlanSource(defaultPlan(config.trustDomain, null)));
-    const sds = await SdsServer.start({ socketPath: config.sdsSocket, store, logger, metrics, config: { plans, podIps: config.podIps ?? [] } });
-    opened.push(sds);
+    const jwt = new WorkloadJwt({
+      ca: { caUrl: config.caUrl, trustedRoots: () => trustedRoots(config.caRootFile, store.roots()), trustSource: config.caRootFile, timeoutMs: CA_TIMEOUT_MS },
+      tokenFile: config.tokenFile, spiffeId, trustDomain: config.trustDomain, clock, timers, intervalMs: config.bundlePollMs, logger,
+    });
+    opened.push({ close: async () => jwt.stop() });
+    const [sds, workload] = await Promise.all([
+      SdsServer.start({ socketPath: config.sdsSocket, store, logger, metrics, config: { plans, podIps: config.podIps ?? [] } }).then((s) => (opened.push(s), s)),
+      WorkloadApiServer.start({ socketPath: config.workloadSocket, store, spiffeId, trustDomain: config.trustDomain, jwt, logger }).then((w) => (opened.push(w), w)),
+    ]);
+    store.on('change', (c) => c.svid && jwt.afterRotation());
     let envoy: EnvoyProcess | null = null;
     const health = await listen(config.healthPort, config.listenHost, readinessHandler(store, () => (envoy ? envoy.ready() : Promise.resolve(true)), () => problems.current()));
     opened.push(health);
@@ -101,9 +112,9 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
       envoy = new EnvoyProcess({ binary: config.envoyBinary, configPath: config.envoyConfigPath, adminPort: PORTS.envoyAdmin, logger, timers, random });
       envoy.start();
     }
-    logger.info({ spiffeId, sdsSocket: config.sdsSocket, statusPort: status.port, healthPort: health.port }, 'agent started');
+    logger.info({ spiffeId, sdsSocket: config.sdsSocket, workloadSocket: config.workloadSocket, statusPort: status.port, healthPort: health.port }, 'agent started');
     return {
-      spiffeId, store, metrics, sds, envoy,
+      spiffeId, store, metrics, sds, workload, envoy,
       view: view?.client ?? null,
       statusPort: status.port,
       healthPort: health.port,

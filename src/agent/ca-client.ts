@@ -68,18 +68,26 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
  * body of a 200; every other outcome is a CaError naming the CA's error code and message when it sent one.
  */
 export async function requestCertificate(opts: CaClientOptions, req: CaRequest): Promise<IssuedResponse & { spiffeId?: unknown }> {
-  const url = new URL('/v1/certificates', opts.caUrl);
-  const body = JSON.stringify(req.ttlSeconds === undefined ? { csr: req.csrPem } : { csr: req.csrPem, ttlSeconds: req.ttlSeconds });
+  const body = req.ttlSeconds === undefined ? { csr: req.csrPem } : { csr: req.csrPem, ttlSeconds: req.ttlSeconds };
+  return (await callCa(opts, { method: 'POST', path: '/v1/certificates', token: req.token, body })) as IssuedResponse;
+}
+
+/**
+ * One JSON exchange with the CA over HTTPS, verifying it against the trust bundle: the parsed object of
+ * a 200, or a CaError naming the CA's error code and message when it sent one. The token goes only in
+ * the Authorization header, never into an error.
+ */
+export async function callCa(opts: CaClientOptions, req: { method: 'GET' | 'POST'; path: string; token?: string; body?: unknown }): Promise<object> {
+  const url = new URL(req.path, opts.caUrl);
+  const body = req.body === undefined ? undefined : JSON.stringify(req.body);
+  const headers: Record<string, string | number> = {};
+  if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  if (req.token !== undefined) headers.authorization = `Bearer ${req.token}`;
   const agent = agentFor(await opts.trustedRoots());
   const { status, text, retryAfter } = await new Promise<{ status: number; text: string; retryAfter?: string | string[] }>((resolve, reject) => {
     const r = request(
       url,
-      {
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${req.token}`, 'content-length': Buffer.byteLength(body) },
-        timeout: opts.timeoutMs ?? 10_000,
-      },
+      { method: req.method, agent, headers, timeout: opts.timeoutMs ?? 10_000 },
       (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -105,7 +113,7 @@ export async function requestCertificate(opts: CaClientOptions, req: CaRequest):
     throw new CaError(code, `the CA refused the request (HTTP ${status}, ${code}): ${message}`, status >= 500 || status === 429, parseRetryAfter(retryAfter, Date.now()));
   }
   if (json === null || typeof json !== 'object') throw new CaError('invalid_ca_response', `the CA at ${url.origin} answered 200 with a body that is not a JSON object`, true);
-  return json as IssuedResponse;
+  return json;
 }
 
 /**

@@ -16,6 +16,8 @@ export interface AgentConfig {
   /** Where to write cert-chain.pem, key.pem and root-cert.pem; undefined: no files. */
   outDir?: string;
   sdsSocket: string;
+  /** The SPIFFE Workload API's Unix socket, shared with the app containers. */
+  workloadSocket: string;
   /** 15020: /metrics and the rewritten app probes. */
   statusPort: number;
   /** 15021: /healthz/ready. */
@@ -44,6 +46,7 @@ export interface AgentConfig {
 /** The paths and ports are the injected container's (pod-contract), so the injected pod needs no flags. */
 export const AGENT_DEFAULTS = {
   sdsSocket: POD_PATHS.sdsSocket,
+  workloadSocket: POD_PATHS.workloadSocket,
   tokenFile: POD_PATHS.tokenFile,
   caRootFile: POD_PATHS.caRootFile,
   trustDomain: 'cluster.local',

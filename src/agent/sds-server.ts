@@ -1,6 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { mkdtemp, rename, rm, rmdir, chmod, mkdir } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import type { Logger } from '../common/log.js';
 import type { AgentMetrics } from './metrics.js';
 import { sdsProtos, SECRET_TYPE_URL, type DiscoveryRequest, type DiscoveryResponse } from './sds-protos.js';
@@ -9,6 +8,7 @@ import type { SvidStore } from './svid-store.js';
 import { ConfigResources } from './xds/config-resources.js';
 import type { PlanSource } from './xds/plan-source.js';
 import { XdsStream, type XdsResourceType } from './xds-stream.js';
+import { bindUnixSocket, shutdownServer } from './uds-bind.js';
 
 export interface SdsServerOptions {
   socketPath: string;
@@ -88,7 +88,8 @@ export class SdsServer {
       });
     }
     try {
-      await bindOwnerOnly(server, opts.socketPath);
+      // Owner-only: the SVID's private key is served on it.
+      await bindUnixSocket(server, opts.socketPath, 0o600);
     } catch (err) {
       sds.unsubscribe();
       server.forceShutdown();
@@ -106,16 +107,7 @@ export class SdsServer {
   async close(): Promise<void> {
     this.unsubscribe();
     for (const s of this.streams) s.end();
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, 1000);
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await shutdownServer(this.server);
     await rm(this.socketPath, { force: true });
   }
 
@@ -138,24 +130,4 @@ export class SdsServer {
 
 function unimplemented(method: string, instead: string): Partial<grpc.StatusObject> {
   return { code: grpc.status.UNIMPLEMENTED, details: `${method} is not supported by meshid agent; use ${instead}` };
-}
-
-/**
- * Binds in a private directory and renames the socket into place: the socket is owner-only from its first
- * moment, and a stale socket left by a previous run is replaced in one step.
- */
-async function bindOwnerOnly(server: grpc.Server, socketPath: string): Promise<void> {
-  await mkdir(dirname(socketPath), { recursive: true });
-  const privateDir = await mkdtemp(join(dirname(socketPath), `.${basename(socketPath)}-`));
-  const tmpPath = join(privateDir, 's.sock');
-  try {
-    await new Promise<void>((resolve, reject) =>
-      server.bindAsync(`unix://${tmpPath}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
-    );
-    await chmod(tmpPath, 0o600);
-    await rename(tmpPath, socketPath);
-  } finally {
-    await rm(tmpPath, { force: true });
-    await rmdir(privateDir).catch(() => undefined);
-  }
 }

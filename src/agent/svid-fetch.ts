@@ -52,7 +52,7 @@ export function svidFetcherFor(config: AgentConfig, spiffeId: string, clock: Clo
   });
 }
 
-/** The roots the CA is verified with: the mounted file and those learnt from its answers. */
+/** The mounted roots and those learnt from the CA's answers: what the CA's serving certificate may chain to. */
 export async function trustedRoots(file: string, known: string[]): Promise<string[]> {
   const fromFile = await readRootFile(file).catch(() => []);
   const roots = [...new Set([...fromFile, ...known])];

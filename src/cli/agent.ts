@@ -11,14 +11,15 @@ import { DEFAULT_RENEWAL, renewalPolicyForGraceRatio, type RenewalPolicy } from 
 
 export const AGENT_USAGE = `Usage: meshid agent [options]
 
-The workload agent: fetches this pod's SPIFFE SVID from the meshid CA, serves it to Envoy over SDS,
-renews it before expiry and follows root rotation.
+The workload agent: fetches this pod's SPIFFE SVID from the meshid CA, serves it to Envoy over SDS and
+to the pod's apps over the SPIFFE Workload API, renews it before expiry and follows root rotation.
 
   --once                   fetch one SVID, write it to --out-dir, and exit
   --once-timeout DURATION  with --once: keep retrying a CA that is down or not yet trusted this long
                            before exiting non-zero (default ${AGENT_DEFAULTS.onceTimeout})
   --out-dir DIR            also write cert-chain.pem, key.pem (0600) and root-cert.pem to DIR
   --sds-socket PATH        SDS Unix socket (default ${AGENT_DEFAULTS.sdsSocket})
+  --workload-socket PATH   SPIFFE Workload API Unix socket (default ${AGENT_DEFAULTS.workloadSocket})
   --ca-addr URL            CA address, https://host:port or host:port (env ${POD_ENV.caAddr})
   --ca-root FILE           trust bundle the CA is verified with (default ${AGENT_DEFAULTS.caRootFile})
   --token-file FILE        projected ServiceAccount token (default ${AGENT_DEFAULTS.tokenFile})
@@ -48,6 +49,7 @@ const OPTIONS = {
   'once-timeout': { type: 'string' },
   'out-dir': { type: 'string' },
   'sds-socket': { type: 'string' },
+  'workload-socket': { type: 'string' },
   'ca-addr': { type: 'string' },
   'ca-root': { type: 'string' },
   'token-file': { type: 'string' },
@@ -102,6 +104,7 @@ export function parseAgentConfig(argv: string[], env: NodeJS.ProcessEnv): { conf
       keyAlgorithm: AGENT_DEFAULTS.keyAlgorithm,
       outDir: v['out-dir'],
       sdsSocket: v['sds-socket'] ?? AGENT_DEFAULTS.sdsSocket,
+      workloadSocket: v['workload-socket'] ?? AGENT_DEFAULTS.workloadSocket,
       listenHost: AGENT_DEFAULTS.listenHost,
       appProbesJson: env[APP_PROBES_ENV],
       envoyBinary: v['envoy-binary'] ?? env[POD_ENV.envoyBinary],

@@ -9,6 +9,11 @@ export const MOUNT_CERTS = '/var/run/meshid';
 export const MOUNT_TOKEN = '/var/run/secrets/meshid/tokens';
 export const MOUNT_CA_ROOT = '/var/run/secrets/meshid/ca-root';
 export const MOUNT_PODINFO = '/etc/meshid/pod';
+/**
+ * The SPIFFE Workload API socket's folder: its own emptyDir, so app containers share the socket and
+ * nothing else of the agent's (the SVID key stays in MOUNT_CERTS, which they never mount).
+ */
+export const MOUNT_WORKLOAD = `${MOUNT_CERTS}/workload`;
 
 /** The projected token's path inside its volume, and the ConfigMap key inside the CA root volume. */
 export const TOKEN_FILE = 'meshid-token';
@@ -22,6 +27,7 @@ export const POD_PATHS = {
   tokenFile: `${MOUNT_TOKEN}/${TOKEN_FILE}`,
   caRootFile: `${MOUNT_CA_ROOT}/${CA_ROOT_FILE}`,
   sdsSocket: `${MOUNT_CERTS}/sds.sock`,
+  workloadSocket: `${MOUNT_WORKLOAD}/socket`,
   outDir: `${MOUNT_CERTS}/certs`,
   envoyConfig: `${MOUNT_CERTS}/envoy-bootstrap.json`,
   /** Where the image carries Envoy (Dockerfile). */
@@ -61,3 +67,10 @@ export const POD_ENV = {
   graceRatio: 'SECRET_GRACE_PERIOD_RATIO',
   nodeOptions: 'NODE_OPTIONS',
 } as const;
+
+/**
+ * Env of the app containers: where a SPIFFE library (go-spiffe, java-spiffe, py-spiffe, spiffe-helper)
+ * looks for the Workload API when not told otherwise (SPIFFE Workload Endpoint, "Locating the Endpoint").
+ */
+export const SPIFFE_ENDPOINT_SOCKET_ENV = 'SPIFFE_ENDPOINT_SOCKET';
+export const SPIFFE_ENDPOINT_SOCKET = `unix://${POD_PATHS.workloadSocket}`;

@@ -6,6 +6,7 @@ export const VOLUME_CERTS = 'meshid-certs';
 export const VOLUME_TOKEN = 'meshid-token';
 export const VOLUME_CA_ROOT = 'meshid-ca-root';
 export const VOLUME_PODINFO = 'meshid-podinfo';
+export const VOLUME_WORKLOAD = 'meshid-workload';
 
 export const STATUS_ANNOTATION = 'meshid.io/status';
 export const INJECT_LABEL = 'meshid.io/inject';

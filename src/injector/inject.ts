@@ -3,6 +3,7 @@ import { parseOverrides } from './annotations.js';
 import type { InjectorConfig } from './config.js';
 import {
   DEFAULT_CONTAINER_ANNOTATION, INIT_CONTAINER, PROXY_CONTAINER, STATUS_ANNOTATION, VOLUME_CA_ROOT, VOLUME_CERTS, VOLUME_PODINFO, VOLUME_TOKEN,
+  VOLUME_WORKLOAD,
 } from './constants.js';
 import { decide, type Decision } from './policy.js';
 import { rewriteProbes, type ProbeRewrite } from './probes.js';
@@ -10,6 +11,7 @@ import { renderSidecar } from './render.js';
 import { assertPodShape } from './shape.js';
 import { readStatus, uninject, writeStatus, type InjectionStatus } from './status.js';
 import { extend, type Container, type Pod } from './types.js';
+import { shareWorkloadSocket } from './workload-socket.js';
 
 export interface InjectOutcome {
   decision: Decision;
@@ -35,6 +37,7 @@ export function injectPod(input: unknown, namespace: string, config: InjectorCon
     ? rewriteProbes(base.spec.containers)
     : { containers: base.spec.containers, probers: {}, originals: {} };
   const sidecar = renderSidecar(o, config, probes.probers);
+  const apps = shareWorkloadSocket(probes.containers);
 
   const userInits = base.spec.initContainers ?? [];
   let initContainers: Container[];
@@ -42,11 +45,11 @@ export function injectPod(input: unknown, namespace: string, config: InjectorCon
   if (o.nativeSidecar) {
     // The proxy precedes user init containers so they too reach the network through it.
     initContainers = [sidecar.init, sidecar.proxy, ...userInits];
-    containers = probes.containers;
+    containers = apps.containers;
   } else {
     // Redirection goes last so user init containers still have plain network access.
     initContainers = [...userInits, sidecar.init];
-    containers = o.holdApplicationUntilProxyStarts ? [sidecar.proxy, ...probes.containers] : [...probes.containers, sidecar.proxy];
+    containers = o.holdApplicationUntilProxyStarts ? [sidecar.proxy, ...apps.containers] : [...apps.containers, sidecar.proxy];
   }
 
   const annotations: Record<string, string> = extend(base.metadata?.annotations ?? {}, {});
@@ -61,6 +64,7 @@ export function injectPod(input: unknown, namespace: string, config: InjectorCon
     created: (['initContainers', 'volumes'] as const).filter((f) => base.spec[f] === undefined),
     defaultContainer: setDefault,
     probes: probes.originals,
+    workloadSocket: apps.shared,
   };
   annotations[STATUS_ANNOTATION] = writeStatus(record);
 
@@ -71,7 +75,7 @@ export function injectPod(input: unknown, namespace: string, config: InjectorCon
   return { decision, pod };
 }
 
-const OURS = new Set([INIT_CONTAINER, PROXY_CONTAINER, VOLUME_CERTS, VOLUME_TOKEN, VOLUME_CA_ROOT, VOLUME_PODINFO]);
+const OURS = new Set([INIT_CONTAINER, PROXY_CONTAINER, VOLUME_CERTS, VOLUME_TOKEN, VOLUME_CA_ROOT, VOLUME_PODINFO, VOLUME_WORKLOAD]);
 
 /** A user's own `meshid-*` container or volume would be silently replaced; say so instead. */
 function refuseNameClashes(pod: Pod): void {

@@ -2,9 +2,10 @@ import type { Overrides } from './annotations.js';
 import type { InjectorConfig } from './config.js';
 import { APP_PROBES_ENV, encodeAppProbes, type AppProbeAction } from '../common/app-probes-env.js';
 import {
-  MOUNT_CA_ROOT, MOUNT_CERTS, MOUNT_PODINFO, MOUNT_TOKEN, POD_ENV, POD_PATHS, PORTS, READY_PATH, TOKEN_AUDIENCE, TOKEN_FILE, TRUST_BUNDLE_CONFIGMAP,
+  MOUNT_CA_ROOT, MOUNT_CERTS, MOUNT_PODINFO, MOUNT_TOKEN, MOUNT_WORKLOAD, POD_ENV, POD_PATHS, PORTS, READY_PATH, TOKEN_AUDIENCE, TOKEN_FILE,
+  TRUST_BUNDLE_CONFIGMAP,
 } from '../common/pod-contract.js';
-import { INIT_CONTAINER, PROXY_CONTAINER, VOLUME_CA_ROOT, VOLUME_CERTS, VOLUME_PODINFO, VOLUME_TOKEN } from './constants.js';
+import { INIT_CONTAINER, PROXY_CONTAINER, VOLUME_CA_ROOT, VOLUME_CERTS, VOLUME_PODINFO, VOLUME_TOKEN, VOLUME_WORKLOAD } from './constants.js';
 import { redirectArgs } from '../iptables/args.js';
 import { rendered, withItem, withKey } from './json.js';
 import type { Container, Volume } from './types.js';
@@ -96,6 +97,7 @@ function renderProxy(o: Overrides, config: InjectorConfig, resources: object): C
     command: ['meshid', 'agent'],
     args: [
       `--sds-socket=${POD_PATHS.sdsSocket}`,
+      `--workload-socket=${POD_PATHS.workloadSocket}`,
       `--out-dir=${POD_PATHS.outDir}`,
       `--ca-root=${POD_PATHS.caRootFile}`,
       `--token-file=${POD_PATHS.tokenFile}`,
@@ -124,6 +126,8 @@ function renderProxy(o: Overrides, config: InjectorConfig, resources: object): C
       { name: VOLUME_TOKEN, mountPath: MOUNT_TOKEN, readOnly: true },
       { name: VOLUME_CA_ROOT, mountPath: MOUNT_CA_ROOT, readOnly: true },
       { name: VOLUME_PODINFO, mountPath: MOUNT_PODINFO, readOnly: true },
+      // Inside meshid-certs' mount: the app containers get this folder alone, never the key beside it.
+      { name: VOLUME_WORKLOAD, mountPath: MOUNT_WORKLOAD },
     ],
   };
   if (o.nativeSidecar) {
@@ -165,5 +169,7 @@ function renderVolumes(config: InjectorConfig): Volume[] {
         ],
       },
     },
+    // Holds only the Workload API socket, shared with the app containers.
+    { name: VOLUME_WORKLOAD, emptyDir: {} },
   ];
 }

@@ -3,6 +3,7 @@ import { DEFAULT_CONTAINER_ANNOTATION, STATUS_ANNOTATION } from './constants.js'
 import type { OriginalProbes } from './probes.js';
 import { restoreProbes } from './probes.js';
 import { isObject, type ObjectMeta, type Pod } from './types.js';
+import { unshareWorkloadSocket } from './workload-socket.js';
 
 /** The `meshid.io/status` annotation: enough to take an injection back out exactly. */
 export interface InjectionStatus {
@@ -14,6 +15,8 @@ export interface InjectionStatus {
   created: Array<'initContainers' | 'volumes'>;
   defaultContainer: boolean;
   probes: OriginalProbes;
+  /** App containers given the Workload API socket (absent in statuses written before it existed). */
+  workloadSocket?: string[];
 }
 
 export function writeStatus(s: InjectionStatus): string {
@@ -39,6 +42,7 @@ export function readStatus(pod: Pod): InjectionStatus | null {
     throw fail('is not a version 1 meshid status');
   }
   if (!isObject(v.probes) || !Object.values(v.probes).every(isObject)) throw fail('has malformed probes');
+  if (v.workloadSocket !== undefined && !names(v.workloadSocket)) throw fail('has a malformed workloadSocket list');
   return { ...(v as unknown as InjectionStatus), defaultContainer: v.defaultContainer === true };
 }
 
@@ -46,7 +50,7 @@ export function readStatus(pod: Pod): InjectionStatus | null {
 export function uninject(pod: Pod, status: InjectionStatus): Pod {
   const spec = { ...pod.spec };
   const without = <T extends { name: string }>(list: T[] | undefined, names: string[]) => list?.filter((x) => !names.includes(x.name));
-  spec.containers = restoreProbes(without(spec.containers, status.containers) ?? [], status.probes);
+  spec.containers = unshareWorkloadSocket(restoreProbes(without(spec.containers, status.containers) ?? [], status.probes), status.workloadSocket);
   spec.initContainers = without(spec.initContainers, status.initContainers);
   spec.volumes = without(spec.volumes, status.volumes);
   for (const field of status.created) {

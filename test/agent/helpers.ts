@@ -41,6 +41,7 @@ export async function agentConfig(cp: ControlPlane, o: { namespace?: string; ser
     caUrl: cp.caUrl, caRootFile: cp.trustBundlePath, tokenFile: await writeToken(cp, dir, namespace, serviceAccount),
     namespace, serviceAccount, trustDomain: 'cluster.local', certTtlSeconds: o.ttlSeconds,
     keyAlgorithm: 'ec-p256', outDir: o.outDir ? join(dir, 'out') : undefined, sdsSocket: join(dir, 'sds.sock'),
+    workloadSocket: join(dir, 'workload.sock'),
     statusPort: 0, healthPort: 0, listenHost: '127.0.0.1', envoyConfigPath: join(dir, 'envoy.json'),
     bundlePollMs: BUNDLE_POLL_MS,
   };

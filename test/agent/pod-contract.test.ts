@@ -93,6 +93,11 @@ test('the injected proxy container, run by the agent CLI\'s own parser, reads an
     assert.ok(path.startsWith(`${mount('meshid-certs')}/`), `${path} is in the meshid-certs emptyDir (the root filesystem is read-only)`);
   }
   assert.equal(config.envoyBinary, '/usr/local/bin/envoy', 'the proxy container starts Envoy');
+  assert.equal(config.workloadSocket, `${mount('meshid-workload')}/socket`, 'the Workload API socket is in its own emptyDir');
+  const app = pod.spec.containers.find((c: any) => c.name === 'web');
+  const appMount = app.volumeMounts.find((m: any) => m.name === 'meshid-workload');
+  assert.equal(appMount.mountPath, mount('meshid-workload'), 'the app mounts the same folder');
+  assert.equal(envOf(app).SPIFFE_ENDPOINT_SOCKET, `unix://${config.workloadSocket}`, 'and is told where the socket is');
   assert.deepEqual([config.namespace, config.serviceAccount, config.caUrl, config.trustDomain], ['shop', 'web', 'https://meshid.meshid-system.svc:15012', 'cluster.local']);
   assert.deepEqual(config.podIps, ['10.1.2.3', 'fd00:10::3']);
   assert.equal(proxy.readinessProbe.httpGet.port, config.healthPort);
@@ -101,7 +106,7 @@ test('the injected proxy container, run by the agent CLI\'s own parser, reads an
 
   // Run by hand with no flags, the agent's defaults are the same paths: nothing has to be spelled out.
   const bare = parseAgentConfig([], env) as Exclude<typeof parsed, { help: true }>;
-  const paths = (c: typeof config) => [c.tokenFile, c.caRootFile, c.sdsSocket, c.envoyConfigPath];
+  const paths = (c: typeof config) => [c.tokenFile, c.caRootFile, c.sdsSocket, c.workloadSocket, c.envoyConfigPath];
   assert.deepEqual(paths(bare.config), paths(config));
   for (const path of paths(config)) assert.ok(AGENT_USAGE.includes(path), `--help names ${path}`);
 });

@@ -43,7 +43,7 @@ it('the agent follows its pod\'s view, keeps the last good one through a control
   await writeFile(tokenFile, await cluster.token({ namespace: 'shop', serviceAccount: 'web', pod: { name: 'web-1', uid: 'uid-shop-web-1' } }));
   const config: AgentConfig = {
     caUrl: `https://127.0.0.1:${caPort}`, caRootFile, tokenFile, namespace: 'shop', serviceAccount: 'web', trustDomain: 'cluster.local',
-    keyAlgorithm: 'ec-p256', sdsSocket: join(dir, 'sds.sock'), statusPort: 0, healthPort: 0, listenHost: '127.0.0.1',
+    keyAlgorithm: 'ec-p256', sdsSocket: join(dir, 'sds.sock'), workloadSocket: join(dir, 'workload.sock'), statusPort: 0, healthPort: 0, listenHost: '127.0.0.1',
     envoyConfigPath: join(dir, 'envoy.json'), bundlePollMs: 3_600_000, podName: 'web-1',
   };
   const log = captureLogger();

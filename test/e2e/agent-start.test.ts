@@ -111,7 +111,7 @@ test('the long-running agent stays not ready while the CA is down, says so once,
   proxy.down = true;
   const agent = children.start('agent', [
     'agent', '--ca-addr', proxy.url, '--ca-root', trustBundle, '--token-file', tokenFile, '--namespace', 'shop', '--service-account', 'cart',
-    '--sds-socket', join(dir, 'sds.sock'), '--status-port', '0', '--health-port', '0',
+    '--sds-socket', join(dir, 'sds.sock'), '--workload-socket', join(dir, 'workload.sock'), '--status-port', '0', '--health-port', '0',
   ], { NODE_OPTIONS: injectedNodeOptions(), MESHID_LOG_LEVEL: 'debug' });
   await agent.until(() => agent.logs().some((l) => l.msg === 'agent started'), 'agent started');
   const healthPort = agent.logs().find((l) => l.msg === 'agent started')!.healthPort as number;

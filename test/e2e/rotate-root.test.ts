@@ -56,7 +56,7 @@ test('meshid ca rotate-root --wait under two running agents: every mTLS handshak
     // Two agents on one host: every port picked by the OS, as a second pod on a node would get its own.
     const proc = children.start(`agent ${sa}`, [
       'agent', '--ca-addr', caUrl, '--ca-root', trustBundle, '--token-file', tokenFile, '--namespace', ns, '--service-account', sa,
-      '--trust-domain', 'cluster.local', '--sds-socket', socket, '--cert-ttl', TTL, '--status-port', '0', '--health-port', '0',
+      '--trust-domain', 'cluster.local', '--sds-socket', socket, '--workload-socket', join(dir, `${sa}.workload.sock`), '--cert-ttl', TTL, '--status-port', '0', '--health-port', '0',
       '--bundle-poll-interval', BUNDLE_POLL,
     ]);
     await proc.until(() => existsSync(socket), 'its SDS socket');

@@ -20,8 +20,15 @@ test('a bare pod gets the init container, the native proxy sidecar, volumes and 
   validatePod(out);
   assert.deepEqual(containerNames(out.spec.initContainers), ['meshid-init', 'meshid-proxy']);
   assert.deepEqual(containerNames(out.spec.containers), ['web']);
-  assert.deepEqual(containerNames(out.spec.volumes), ['data', 'meshid-certs', 'meshid-token', 'meshid-ca-root', 'meshid-podinfo']);
+  assert.deepEqual(containerNames(out.spec.volumes), ['data', 'meshid-certs', 'meshid-token', 'meshid-ca-root', 'meshid-podinfo', 'meshid-workload']);
   const [init, proxy] = out.spec.initContainers;
+  assert.deepEqual(out.spec.volumes.at(-1), { name: 'meshid-workload', emptyDir: {} });
+  assert.deepEqual(proxy.volumeMounts.find((m: any) => m.name === 'meshid-workload'), { name: 'meshid-workload', mountPath: '/var/run/meshid/workload' });
+  assert.ok(proxy.args.includes('--workload-socket=/var/run/meshid/workload/socket'));
+  const web = out.spec.containers[0];
+  assert.deepEqual(web.env.at(-1), { name: 'SPIFFE_ENDPOINT_SOCKET', value: 'unix:///var/run/meshid/workload/socket' });
+  assert.deepEqual(web.volumeMounts.at(-1), { name: 'meshid-workload', mountPath: '/var/run/meshid/workload', readOnly: true });
+  assert.ok(!web.volumeMounts.some((m: any) => m.name === 'meshid-certs'), 'the app never sees the SVID key');
   assert.deepEqual(init.securityContext.capabilities, { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] });
   assert.equal(init.command[1], 'iptables');
   assert.equal(proxy.restartPolicy, 'Always');
@@ -46,7 +53,8 @@ test('a bare pod gets the init container, the native proxy sidecar, volumes and 
   assert.equal(out.metadata.annotations['example.com/owner'], 'team-a');
   const status = JSON.parse(out.metadata.annotations['meshid.io/status']);
   assert.deepEqual(status.initContainers, ['meshid-init', 'meshid-proxy']);
-  assert.deepEqual(status.volumes, ['meshid-certs', 'meshid-token', 'meshid-ca-root', 'meshid-podinfo']);
+  assert.deepEqual(status.volumes, ['meshid-certs', 'meshid-token', 'meshid-ca-root', 'meshid-podinfo', 'meshid-workload']);
+  assert.deepEqual(status.workloadSocket, ['web']);
   // The input is what the API server sent; the user's own fields are untouched.
   assert.deepEqual(out.spec.containers[0].resources, pod.spec.containers[0].resources);
 });
@@ -86,7 +94,8 @@ test('a pod with no initContainers, volumes or annotations gets them created by 
   for (const path of ['/spec/initContainers', '/spec/volumes', '/metadata/annotations']) assert.ok(adds.includes(path), `${path} in ${adds}`);
   const out = applyResponse(pod, r);
   validatePod(out);
-  assert.equal(out.spec.volumes.length, 4);
+  assert.equal(out.spec.volumes.length, 5);
+  assert.deepEqual(out.spec.containers[0].env, [{ name: 'SPIFFE_ENDPOINT_SOCKET', value: 'unix:///var/run/meshid/workload/socket' }], 'env created');
 });
 
 test('annotation keys with "/" and "~" are escaped as JSON Pointers', async () => {
@@ -183,11 +192,29 @@ test('re-injection is idempotent and clean after another webhook changed the pod
   validatePod(re);
   assert.deepEqual(containerNames(re.spec.initContainers), ['meshid-init', 'meshid-proxy']);
   assert.deepEqual(containerNames(re.spec.containers), ['web', 'logger']);
-  assert.equal(re.spec.volumes.length, 5);
+  assert.equal(re.spec.volumes.length, 6);
+  for (const c of re.spec.containers) {
+    assert.equal(c.env.filter((e: any) => e.name === 'SPIFFE_ENDPOINT_SOCKET').length, 1, `${c.name}: the socket's env once`);
+    assert.equal(c.volumeMounts.filter((m: any) => m.name === 'meshid-workload').length, 1, `${c.name}: the socket's folder once`);
+  }
   assert.equal(re.spec.initContainers[1].resources.requests.cpu, '300m');
   assert.deepEqual(re.spec.containers[1].readinessProbe.httpGet.path, '/app-health/logger/readyz');
   const status = JSON.parse(re.metadata.annotations['meshid.io/status']);
   assert.deepEqual(status.probes.web.livenessProbe, { tcpSocket: { port: 8080 } }, 'original probe kept, not the rewritten one');
+});
+
+test('a container that sets its own SPIFFE_ENDPOINT_SOCKET (a SPIRE agent) keeps it; un-injection takes back exactly what was added', async () => {
+  const pod = typicalPod();
+  const spire = { name: 'spire-app', image: 'x', env: [{ name: 'SPIFFE_ENDPOINT_SOCKET', value: 'unix:///run/spire/sockets/agent.sock' }] };
+  pod.spec.containers.push(spire);
+  const out = applyResponse(pod, await hook.review(pod));
+  validatePod(out);
+  assert.deepEqual(out.spec.containers[1], spire, 'left as it was');
+  assert.deepEqual(JSON.parse(out.metadata.annotations['meshid.io/status']).workloadSocket, ['web']);
+  const { uninject, readStatus } = await import('../../src/injector/status.js');
+  const back = uninject(out, readStatus(out)!) as any;
+  assert.deepEqual(back.spec.containers, pod.spec.containers);
+  assert.deepEqual(back.spec.volumes, pod.spec.volumes);
 });
 
 test('opt-out label, hostNetwork, system and control plane namespaces are admitted without a patch', async () => {

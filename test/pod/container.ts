@@ -97,7 +97,9 @@ async function mountScript(c: Spec, ctx: ContainerContext, readOnlyRoot: boolean
   // Volumes first: a bind mount takes the read-only flag of the mount it comes from.
   for (const m of (c.volumeMounts ?? []) as Spec[]) {
     const target = (m.mountPath as string).replace(/^\/var\/run(\/|$)/, '/run$1');
-    lines.push(`mount --bind ${quote(join(ctx.volumePath(m.name), m.subPath ?? ''))} ${quote(target)}`);
+    // A mount nested in an earlier one (meshid-workload inside meshid-certs) needs its point made in that
+    // volume, as the container runtime makes it.
+    lines.push(`mkdir -p ${quote(target)}`, `mount --bind ${quote(join(ctx.volumePath(m.name), m.subPath ?? ''))} ${quote(target)}`);
     if (m.readOnly) lines.push(`mount -o remount,bind,ro ${quote(target)}`);
   }
   if (readOnlyRoot) lines.push('mount -o remount,bind,ro /', 'mount -o remount,ro /run', ...overlaid.map((p) => `mount -o remount,ro ${quote(p)}`));
