@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { answerPodCertificate } from '../ca/podcert/answer.js';
+import { POD_CERTIFICATE } from '../common/pod-contract.js';
 import { createKubeClients, controlPlaneNamespace, loadKubeConfig } from '../kube/client.js';
 import { BUNDLE_CONFIGMAP } from '../kube/bundle-reconciler.js';
 import { SecretCaStore } from '../kube/secret-store.js';
@@ -36,6 +39,10 @@ export const clusterMode: ModeFactory = async (cfg, ctx) => {
       const bundle = (): string => authority.current().roots.join('');
       const duties = new LeaderDuties({
         clients, namespace, identity: ctx.identity || process.env.POD_NAME || hostname(), clock: ctx.clock, timing, log, registry: ctx.registry,
+        answerPodCertificate: (req) => answerPodCertificate(req, {
+          signerName: POD_CERTIFICATE.signer, ca: authority.current(), trustDomain: cfg.trustDomain, maxTtlMs: cfg.maxWorkloadCertTtlMs,
+          now: ctx.clock.now(), random: randomBytes,
+        }),
       });
       duties.setBundle(bundle());
       const webhook = startWebhookUpkeep({ admission: clients.admission, bundle, retryMs: timing.webhookRetryMs, resyncMs: timing.webhookResyncMs, log });

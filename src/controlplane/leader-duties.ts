@@ -4,7 +4,10 @@ import type { Logger } from '../common/log.js';
 import { BundleReconciler } from '../kube/bundle-reconciler.js';
 import type { KubeClients } from '../kube/client.js';
 import { LeaderElector } from '../kube/leader.js';
+import type { Answer } from '../ca/podcert/answer.js';
+import type { PodCertificateRequest } from '../ca/podcert/request.js';
 import type { ClusterTiming } from './cluster-timing.js';
+import { NativeDuties } from './native-duties.js';
 import { canonicalBundle } from './trust-bundle.js';
 
 export interface LeaderDutiesOptions {
@@ -15,16 +18,19 @@ export interface LeaderDutiesOptions {
   timing: ClusterTiming;
   log: Logger;
   registry: Registry;
+  /** The PodCertificateRequest signer's decision (native-duties.ts). */
+  answerPodCertificate?: (req: PodCertificateRequest) => Answer;
 }
 
 /**
  * The work one replica does for all (a Lease decides which): publishing the trust bundle to every
- * namespace, and answering the rotation driver whether a bundle is published everywhere yet. Each
+ * namespace (and as a ClusterTrustBundle), signing PodCertificateRequests, and answering the rotation driver whether a bundle is published everywhere yet. Each
  * term of leadership starts a fresh reconciler, so progress from an earlier term is never trusted.
  */
 export class LeaderDuties {
   private readonly elector: LeaderElector;
   private reconciler: BundleReconciler | null = null;
+  private native: NativeDuties | null = null;
   private bundle: string | null = null;
   private readonly gauge: Gauge;
 
@@ -58,7 +64,9 @@ export class LeaderDuties {
   async publishedEverywhere(bundle: string): Promise<boolean> {
     const want = canonicalBundle(bundle);
     const p = this.reconciler?.progress();
-    return !!p && want !== null && p.bundle === want && p.namespaces > 0 && p.published === p.namespaces;
+    const apis = this.native?.apis();
+    const clusterTrustBundle = !!apis && (apis.clusterTrustBundles === null || p?.clusterTrustBundle === true);
+    return !!p && want !== null && p.bundle === want && p.namespaces > 0 && p.published === p.namespaces && clusterTrustBundle;
   }
 
   /** Hands the lease over at once rather than letting it expire. */
@@ -75,10 +83,17 @@ export class LeaderDuties {
     });
     if (this.bundle !== null) this.reconciler.setBundle(this.bundle);
     this.reconciler.start();
+    this.native = new NativeDuties({
+      config: this.o.clients.config, watch: this.o.clients.watch, reconciler: this.reconciler, answer: this.o.answerPodCertificate,
+      retryMs: t.watchRetryMs, log: this.o.log, registry: this.o.registry,
+    });
+    this.native.start();
     this.gauge.set(1);
   }
 
   private follow(): void {
+    this.native?.stop();
+    this.native = null;
     this.reconciler?.stop();
     this.reconciler = null;
     this.gauge.set(0);
