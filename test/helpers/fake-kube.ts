@@ -1,9 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
+import { isDeepStrictEqual } from 'node:util';
 import jsonPatch from 'fast-json-patch';
 import { admitPodCreate, type UserInfo, type WebhookCall } from './fake-admission.js';
-import { belongs, discoveryDocument, groupOf, keyOf, KINDS, type KubeObject, NAMESPACE_NAME_LABEL, parsePath, readBody, sendJson, sendStatus, type Target, undecodable, verbOf } from './fake-kube-routes.js';
+import { admitPodCertificateRequest, checkClusterTrustBundle, checkPodCertificateStatus } from './fake-certificates.js';
+import {
+  apiDiscovery, belongs, discoveryDocument, type FieldSelector, groupOf, keyOf, KINDS, type KubeObject, NAMESPACE_NAME_LABEL, parseFieldSelector, parsePath, readBody, sendJson, sendStatus,
+  STATUS_SUBRESOURCE, type Target, undecodable, verbOf,
+} from './fake-kube-routes.js';
 import type { ServiceResolver } from './webhook-call.js';
 import type { MutatingWebhookConfiguration } from './webhook-match.js';
 
@@ -18,7 +23,10 @@ export interface RecordedCall {
   path?: string;
 }
 
-interface Watcher { target: Target; nameFilter?: string; res: ServerResponse }
+interface Watcher { target: Target; nameFilter?: string; fields: FieldSelector; res: ServerResponse }
+interface WatchEvent { rv: number; resource: string; type: string; obj: KubeObject }
+/** How many past events a watch from a resourceVersion can replay; older versions get 410 Gone, as from etcd compaction. */
+const HISTORY = 100_000;
 
 /**
  * Enough of the Kubernetes API, over real HTTP, for the real client library: CRUD with resourceVersion
@@ -41,6 +49,11 @@ export class FakeKube {
   /** Every admission webhook call, in order. */
   readonly webhookCalls: WebhookCall[] = [];
   now: () => number = Date.now;
+  /** The versions served of resources that exist in several (discovery answers from this). */
+  served: Record<string, string[]> = { podcertificaterequests: ['v1beta1'], clustertrustbundles: ['v1beta1'] };
+  /** Accepted writes to each object's /status, by namespace/name: an answer given twice would show here. */
+  readonly statusWrites = new Map<string, number>();
+  private readonly history: WatchEvent[] = [];
   private readonly objects = new Map<string, KubeObject>();
   private readonly watchers = new Set<Watcher>();
   private readonly server: Server;
@@ -123,15 +136,20 @@ export class FakeKube {
       const doc = discoveryDocument(url.pathname, this.oidc);
       return doc ? sendJson(res, 200, doc) : sendStatus(res, 404, 'NotFound', `no route for ${url.pathname}`);
     }
+    const discovery = apiDiscovery(url.pathname, (r) => this.versionsOf(r));
+    if (discovery || /^\/apis(\/[^/]+){0,2}\/?$/.test(url.pathname)) {
+      this.calls.push({ verb: 'get', group: '', resource: '', path: url.pathname });
+      return discovery ? sendJson(res, 200, discovery) : sendStatus(res, 404, 'NotFound', `the server could not find the requested resource`);
+    }
     const target = parsePath(url.pathname);
-    if (!target) return sendStatus(res, 404, 'NotFound', `no route for ${url.pathname}`);
+    if (!target || (target.group && !this.versionsOf(target.resource).includes(target.version!))) return sendStatus(res, 404, 'NotFound', `no route for ${url.pathname}`);
     const isWatch = url.searchParams.get('watch') === 'true';
-    const nameFilter = /^metadata\.name=(.+)$/.exec(url.searchParams.get('fieldSelector') ?? '')?.[1];
+    const nameFilter = /(?:^|,)metadata\.name=([^,]+)/.exec(url.searchParams.get('fieldSelector') ?? '')?.[1];
+    const fields = parseFieldSelector(url.searchParams.get('fieldSelector'));
     const verb = verbOf(req.method ?? 'GET', target, isWatch);
-    const call = { verb, group: target.group, resource: target.resource, namespace: target.namespace, name: target.name ?? nameFilter };
-    this.calls.push(call);
-    this.beforeCall(call);
-    if (this.forbid(call)) return sendStatus(res, 403, 'Forbidden', `${target.resource} is forbidden: User "meshid" cannot ${verb} resource "${target.resource}"`);
+    const resource = target.subresource ? `${target.resource}/${target.subresource}` : target.resource;
+    const call = { verb, group: target.group, resource, namespace: target.namespace, name: target.name ?? nameFilter };
+    if (!this.authorize(call)) return sendStatus(res, 403, 'Forbidden', `${resource} is forbidden: User "meshid" cannot ${verb} resource "${resource}"`);
 
     if (target.resource === 'tokenreviews') return this.review(JSON.parse(body), res);
     const key = keyOf(target);
@@ -140,15 +158,16 @@ export class FakeKube {
       case 'get':
         return existing ? sendJson(res, 200, existing) : this.notFound(res, target);
       case 'list':
-        return sendJson(res, 200, { kind: `${KINDS[target.resource]!.kind}List`, apiVersion: KINDS[target.resource]!.apiVersion, metadata: { resourceVersion: String(this.rv) }, items: this.matching(target, nameFilter) });
+        return sendJson(res, 200, { kind: `${KINDS[target.resource]!.kind}List`, apiVersion: KINDS[target.resource]!.apiVersion, metadata: { resourceVersion: String(this.rv) }, items: this.matching(target, nameFilter, fields) });
       case 'watch':
-        return this.openWatch(target, nameFilter, url.searchParams.has('resourceVersion'), res);
+        return this.openWatch(target, nameFilter, fields, url.searchParams.get('resourceVersion'), res);
       case 'create': {
         const obj = JSON.parse(body) as KubeObject;
         if (target.resource === 'pods') return this.createPod(target, obj, url, res);
         const created = { ...target, name: obj.metadata.name, namespace: target.namespace };
-        const bad = undecodable(target, obj);
-        if (bad) return sendStatus(res, 400, 'BadRequest', bad);
+        const bad = undecodable(target, obj) ?? this.certificatesCheck(target, obj);
+        if (bad === 'forbidden') return sendStatus(res, 403, 'Forbidden', `User "meshid" cannot attest for signer ${String((obj.spec as { signerName?: string })?.signerName)}`);
+        if (bad) return sendStatus(res, target.group === 'certificates.k8s.io' ? 422 : 400, target.group === 'certificates.k8s.io' ? 'Invalid' : 'BadRequest', bad);
         if (this.objects.has(keyOf(created))) return sendStatus(res, 409, 'AlreadyExists', `${target.resource} "${obj.metadata.name}" already exists`);
         return sendJson(res, 201, this.store(created, obj, 'ADDED'));
       }
@@ -157,8 +176,10 @@ export class FakeKube {
         const obj = JSON.parse(body) as KubeObject;
         const sent = obj.metadata.resourceVersion;
         if (sent && sent !== existing.metadata.resourceVersion) return this.staleConflict(res, target);
-        const bad = undecodable(target, obj);
-        if (bad) return sendStatus(res, 400, 'BadRequest', bad);
+        if (STATUS_SUBRESOURCE.has(target.resource)) return this.updateWithStatus(target, existing, obj, res);
+        const bad = undecodable(target, obj) ?? this.certificatesCheck(target, obj);
+        if (bad === 'forbidden') return sendStatus(res, 403, 'Forbidden', `User "meshid" cannot attest for signer ${String((obj.spec as { signerName?: string })?.signerName)}`);
+        if (bad) return sendStatus(res, target.group === 'certificates.k8s.io' ? 422 : 400, target.group === 'certificates.k8s.io' ? 'Invalid' : 'BadRequest', bad);
         return sendJson(res, 200, this.store(target, obj, 'MODIFIED'));
       }
       case 'patch': {
@@ -213,6 +234,7 @@ export class FakeKube {
         ...(target.resource === 'namespaces' ? { labels: { ...(obj.metadata.labels as object), [NAMESPACE_NAME_LABEL]: target.name! } } : {}),
         name: target.name!,
         ...(target.namespace ? { namespace: target.namespace } : {}),
+        ...(target.group === 'certificates.k8s.io' ? { creationTimestamp: prior?.metadata.creationTimestamp ?? obj.metadata.creationTimestamp ?? new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}),
         uid: prior?.metadata.uid ?? obj.metadata.uid ?? `uid-${++this.uids}`,
         resourceVersion: String(++this.rv),
       },
@@ -222,26 +244,81 @@ export class FakeKube {
     return structuredClone(stored);
   }
 
-  private matching(target: Target, nameFilter?: string): KubeObject[] {
-    return [...this.objects.values()].filter((o) => belongs(o, target, nameFilter, KINDS[target.resource]!.kind));
+  private matching(target: Target, nameFilter?: string, fields?: FieldSelector): KubeObject[] {
+    return [...this.objects.values()].filter((o) => belongs(o, target, nameFilter, KINDS[target.resource]!.kind, fields));
   }
 
-  private openWatch(target: Target, nameFilter: string | undefined, fromVersion: boolean, res: ServerResponse): void {
+  /**
+   * Without a resourceVersion a watch starts with the current state, as the real API server does; from one,
+   * it replays what happened after it, or says 410 Gone when that is no longer kept.
+   */
+  private openWatch(target: Target, nameFilter: string | undefined, fields: FieldSelector, fromVersion: string | null, res: ServerResponse): void {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.flushHeaders();
-    // Without a resourceVersion a watch starts with the current state, as the real API server does.
-    if (!fromVersion) for (const obj of this.matching(target, nameFilter)) res.write(`${JSON.stringify({ type: 'ADDED', object: obj })}\n`);
-    const watcher = { target, nameFilter, res };
+    const kind = KINDS[target.resource]!.kind;
+    const send = (type: string, object: unknown) => res.write(`${JSON.stringify({ type, object })}\n`);
+    if (!fromVersion) for (const obj of this.matching(target, nameFilter, fields)) send('ADDED', obj);
+    else if (Number(fromVersion) < (this.history[0]?.rv ?? this.rv + 1) - 1 && Number(fromVersion) < this.rv) {
+      send('ERROR', { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', code: 410, message: `too old resource version: ${fromVersion}` });
+      res.end();
+      return;
+    } else {
+      for (const e of this.history) if (e.rv > Number(fromVersion) && e.resource === target.resource && belongs(e.obj, target, nameFilter, kind, fields)) send(e.type, e.obj);
+    }
+    const watcher = { target, nameFilter, fields, res };
     this.watchers.add(watcher);
     res.on('close', () => this.watchers.delete(watcher));
   }
 
   private notify(target: Target, type: string, obj: KubeObject): void {
+    this.history.push({ rv: Number(obj.metadata.resourceVersion ?? this.rv), resource: target.resource, type, obj });
+    if (this.history.length > HISTORY) this.history.splice(0, this.history.length - HISTORY);
     for (const w of this.watchers) {
-      if (w.target.resource === target.resource && belongs(obj, w.target, w.nameFilter, KINDS[target.resource]!.kind)) {
+      if (w.target.resource === target.resource && belongs(obj, w.target, w.nameFilter, KINDS[target.resource]!.kind, w.fields)) {
         w.res.write(`${JSON.stringify({ type, object: obj })}\n`);
       }
     }
+  }
+
+  /** Records the call and answers whether RBAC allows it. */
+  private authorize(call: RecordedCall): boolean {
+    this.calls.push(call);
+    this.beforeCall(call);
+    return !this.forbid(call);
+  }
+
+  private versionsOf(resource: string): readonly string[] {
+    return this.served[resource] ?? [KINDS[resource]?.apiVersion.split('/')[1] ?? 'v1'];
+  }
+
+  /**
+   * certificates.k8s.io admission: a PodCertificateRequest as created by a kubelet; a ClusterTrustBundle that
+   * names a signer needs `attest` on that signer, as kube-apiserver checks.
+   */
+  private certificatesCheck(target: Target, obj: KubeObject): string | undefined {
+    if (target.resource === 'podcertificaterequests') return admitPodCertificateRequest(obj);
+    if (target.resource !== 'clustertrustbundles') return undefined;
+    const bad = checkClusterTrustBundle(obj);
+    const signer = (obj.spec as { signerName?: string } | undefined)?.signerName;
+    if (bad || !signer) return bad;
+    return this.authorize({ verb: 'attest', group: 'certificates.k8s.io', resource: 'signers', name: signer }) ? undefined : 'forbidden';
+  }
+
+  /** Spec through the resource, status only through /status (and only with `sign` on the signer), as with the real subresource. */
+  private updateWithStatus(target: Target, existing: KubeObject, obj: KubeObject, res: ServerResponse): void {
+    if (!target.subresource) {
+      if (!isDeepStrictEqual(obj.spec, existing.spec)) return sendStatus(res, 422, 'Invalid', `${target.resource} "${target.name}" is invalid: spec: Invalid value: field is immutable`);
+      return sendJson(res, 200, this.store(target, { ...obj, status: existing.status }, 'MODIFIED'));
+    }
+    const signer = (existing.spec as { signerName?: string }).signerName;
+    if (!this.authorize({ verb: 'sign', group: 'certificates.k8s.io', resource: 'signers', name: signer })) {
+      return sendStatus(res, 403, 'Forbidden', `User "meshid" cannot sign for signer ${signer}`);
+    }
+    const bad = checkPodCertificateStatus(existing, obj.status as Record<string, unknown> | undefined);
+    if (bad) return sendStatus(res, 422, 'Invalid', `${target.resource} "${target.name}" is invalid: ${bad}`);
+    const key = `${target.namespace}/${target.name}`;
+    this.statusWrites.set(key, (this.statusWrites.get(key) ?? 0) + 1);
+    sendJson(res, 200, this.store(target, { ...existing, status: obj.status }, 'MODIFIED'));
   }
 
   private async review(body: { spec?: { token?: string; audiences?: string[] } }, res: ServerResponse): Promise<void> {

@@ -43,7 +43,8 @@ export function answerPodCertificate(req: PodCertificateRequest, ctx: SignerCont
   } catch (err) {
     if (err instanceof Refusal) return refuse(err.outcome, err.reason, err.message, ctx.now);
     if (isMeshidError(err)) {
-      const keyProblem = err.code === 'unsupported_key' || err.code === 'weak_key';
+      // A kubelet signs its stub request with the key itself, so an unknown signature algorithm means an unsupported key (Ed25519).
+      const keyProblem = ['unsupported_key', 'weak_key', 'unsupported_signature_algorithm'].includes(err.code);
       const reason = keyProblem ? 'UnsupportedKeyType' : err.code === 'invalid_identity' ? 'InvalidIdentity' : 'InvalidRequest';
       const hint = keyProblem ? '; meshid signs ECDSAP256 (its default), ECDSAP384, RSA3072 or RSA4096 keys' : '';
       return refuse(CONDITION.denied, reason, `${err.message}${hint}`, ctx.now);
