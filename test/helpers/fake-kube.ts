@@ -21,6 +21,8 @@ export interface RecordedCall {
   name?: string;
   /** For non-resource URLs such as /openid/v1/jwks. */
   path?: string;
+  /** certificates.k8s.io only: the API version called, which discovery chose. */
+  version?: string;
 }
 
 interface Watcher { target: Target; nameFilter?: string; fields: FieldSelector; res: ServerResponse }
@@ -148,7 +150,7 @@ export class FakeKube {
     const fields = parseFieldSelector(url.searchParams.get('fieldSelector'));
     const verb = verbOf(req.method ?? 'GET', target, isWatch);
     const resource = target.subresource ? `${target.resource}/${target.subresource}` : target.resource;
-    const call = { verb, group: target.group, resource, namespace: target.namespace, name: target.name ?? nameFilter };
+    const call = { verb, group: target.group, resource, namespace: target.namespace, name: target.name ?? nameFilter, ...(target.group === 'certificates.k8s.io' ? { version: target.version } : {}) };
     if (!this.authorize(call)) return sendStatus(res, 403, 'Forbidden', `${resource} is forbidden: User "meshid" cannot ${verb} resource "${resource}"`);
 
     if (target.resource === 'tokenreviews') return this.review(JSON.parse(body), res);
