@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '../../src/common/clock.js';
+import { answerPodCertificate } from '../../src/ca/podcert/answer.js';
+import { POD_CERTIFICATE } from '../../src/common/pod-contract.js';
 import { BundleReconciler } from '../../src/kube/bundle-reconciler.js';
+import { discoverCertificatesApis } from '../../src/kube/certificates-api.js';
+import { ClusterTrustBundlePublisher } from '../../src/kube/cluster-trust-bundle.js';
+import { PodCertificateController } from '../../src/kube/podcert-controller.js';
 import { createKubeClients } from '../../src/kube/client.js';
 import { clusterIssuer, clusterJwksFetcher } from '../../src/kube/cluster-oidc.js';
 import { LeaderElector } from '../../src/kube/leader.js';
@@ -12,6 +18,8 @@ import { TokenReviewVerifier } from '../../src/kube/token-review.js';
 import { ensureWebhookCaBundle } from '../../src/kube/webhook-cabundle.js';
 import { FakeKube, type RecordedCall } from '../helpers/fake-kube.js';
 import { type Manifest, renderKustomization } from './render-manifests.js';
+import { makeCa } from '../helpers/ca-material.js';
+import { requestBody } from '../helpers/kubelet-podcert.js';
 import { waitFor } from '../helpers/wait.js';
 import { publishedBundle, requestCert, startFakeCluster, startReplica, webhookCaBundles } from '../helpers/fake-cluster.js';
 
@@ -47,6 +55,12 @@ function allows(g: Grant, call: RecordedCall): boolean {
   // As the authorizer does: named rules match only requests that name the object (list/watch via metadata.name).
   return !r.resourceNames || (call.name !== undefined && r.resourceNames.includes(call.name));
 }
+
+/**
+ * Kubernetes' default ClusterRole system:discovery, bound to system:authenticated: every client may read the
+ * discovery documents. Granted by the cluster, not by the install, so left out of the least-privilege check.
+ */
+const DISCOVERY: Grant = { rule: { verbs: ['get'], nonResourceURLs: ['/apis', '/apis/certificates.k8s.io/v1', '/apis/certificates.k8s.io/v1beta1', '/apis/certificates.k8s.io/v1alpha1'] }, from: 'ClusterRole system:discovery (cluster default)' };
 
 const show = (c: RecordedCall): string => c.path ? `${c.verb} ${c.path}` : `${c.verb} ${c.group || 'core'}/${c.resource}${c.namespace ? ` in ${c.namespace}` : ' (all namespaces)'}${c.name ? ` name=${c.name}` : ''}`;
 
@@ -98,14 +112,38 @@ describe('RBAC in manifests/ against every call src/kube makes', () => {
     stopWatch();
     reconciler.stop();
 
+    // The signer and the ClusterTrustBundle, through discovery; one answer made stale on its way, so the signer reads it again.
+    const apis = await discoverCertificatesApis(k.config);
+    const ctb = new ClusterTrustBundlePublisher({ config: k.config, version: apis.clusterTrustBundles!, name: POD_CERTIFICATE.clusterTrustBundle, signerName: POD_CERTIFICATE.signer });
+    const ca = makeCa();
+    await ctb.sync(ca.material.roots.join(''));
+    await ctb.sync(makeCa().material.roots.join(''));
+    fake.put('podcertificaterequests', requestBody({ namespace: 'shop', name: 'stale' }) as never);
+    let staled = false;
+    fake.beforeCall = (c) => {
+      if (staled || c.resource !== 'podcertificaterequests/status') return;
+      staled = true;
+      fake.put('podcertificaterequests', { ...fake.get('podcertificaterequests', 'shop', 'stale')!, metadata: { name: 'stale', namespace: 'shop', labels: { touched: 'yes' } } });
+    };
+    const signer = new PodCertificateController({
+      config: k.config, watch: k.watch, version: apis.podCertificateRequests!, signerName: POD_CERTIFICATE.signer, retryMs: 20,
+      answer: (req) => answerPodCertificate(req, { signerName: POD_CERTIFICATE.signer, ca: ca.material, trustDomain: 'cluster.local', maxTtlMs: 86_400_000, now: Date.now(), random: randomBytes }),
+    });
+    signer.start();
+    await waitFor(() => fake.statusWrites.get('shop/stale') === 1, { what: 'the stale request answered' });
+    signer.stop();
+    fake.beforeCall = () => {};
+
     const scope = { after: (fn: () => unknown) => void cleanups.push(fn) };
     const cluster = await startFakeCluster(scope);
     const cp = await startReplica(scope, cluster.fake, { identity: 'meshid-0', requireBoundPod: true });
+    cluster.fake.put('podcertificaterequests', requestBody({ namespace: 'shop', name: 'wired' }) as never);
     const roots = cp.authority.current().roots.join('');
     const issued = await requestCert(cp, await cluster.token({ namespace: 'shop', serviceAccount: 'cart', pod: { name: 'cart-0', uid: 'uid-cart-0' } }), roots);
     assert.equal(issued.status, 200, issued.code);
     await waitFor(() => ['default', 'shop'].every((ns) => publishedBundle(cluster.fake, ns) === roots) && webhookCaBundles(cluster.fake)[0] === roots
-      && cluster.fake.calls.some((c) => c.verb === 'update' && c.resource === 'leases'));
+      && cluster.fake.calls.some((c) => c.verb === 'update' && c.resource === 'leases') && cluster.fake.statusWrites.get('shop/wired') === 1
+      && cluster.fake.calls.some((c) => c.verb === 'create' && c.resource === 'clustertrustbundles'));
     await cp.close();
     wired = [...cluster.fake.calls];
     calls = [...fake.calls, ...wired];
@@ -127,6 +165,11 @@ describe('RBAC in manifests/ against every call src/kube makes', () => {
       'list core/configmaps (all namespaces) name=meshid-ca-root-cert', 'watch core/configmaps (all namespaces) name=meshid-ca-root-cert',
       'get admissionregistration.k8s.io/mutatingwebhookconfigurations (all namespaces) name=meshid-sidecar-injector',
       'patch admissionregistration.k8s.io/mutatingwebhookconfigurations (all namespaces) name=meshid-sidecar-injector',
+      'get /apis', 'get /apis/certificates.k8s.io/v1beta1',
+      'list certificates.k8s.io/podcertificaterequests (all namespaces)', 'watch certificates.k8s.io/podcertificaterequests (all namespaces)',
+      'update certificates.k8s.io/podcertificaterequests/status in shop name=wired', 'sign certificates.k8s.io/signers (all namespaces) name=meshid.io/svid',
+      'get certificates.k8s.io/clustertrustbundles (all namespaces) name=meshid.io:svid:roots', 'create certificates.k8s.io/clustertrustbundles (all namespaces)',
+      'attest certificates.k8s.io/signers (all namespaces) name=meshid.io/svid',
     ]) assert.ok(kinds.has(expected), `expected the control plane to make: ${expected}\nmade:\n${[...kinds].join('\n')}`);
   });
 
@@ -139,11 +182,12 @@ describe('RBAC in manifests/ against every call src/kube makes', () => {
       'create coordination.k8s.io/leases in meshid-system', 'update coordination.k8s.io/leases in meshid-system name=meshid-leader',
       'create authentication.k8s.io/tokenreviews (all namespaces)', 'get core/pods in shop name=cart-0',
       'patch admissionregistration.k8s.io/mutatingwebhookconfigurations (all namespaces) name=meshid-sidecar-injector', 'get /openid/v1/jwks',
+      'update certificates.k8s.io/clustertrustbundles (all namespaces) name=meshid.io:svid:roots', 'get certificates.k8s.io/podcertificaterequests in shop name=stale',
     ]) assert.ok(kinds.has(expected), `expected the scenario to make: ${expected}\nmade:\n${[...kinds].join('\n')}`);
   });
 
   it('allows every call the code made', () => {
-    const denied = [...new Set(calls.filter((c) => !grants.some((g) => allows(g, c))).map(show))];
+    const denied = [...new Set(calls.filter((c) => ![...grants, DISCOVERY].some((g) => allows(g, c))).map(show))];
     assert.deepEqual(denied, [], `calls the install's RBAC would refuse:\n${denied.join('\n')}`);
   });
 
@@ -171,5 +215,9 @@ describe('RBAC in manifests/ against every call src/kube makes', () => {
     refuse({ verb: 'delete', group: '', resource: 'configmaps', namespace: 'shop', name: 'meshid-ca-root-cert' });
     refuse({ verb: 'patch', group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', name: 'other' });
     refuse({ verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: 'kube-system', name: 'meshid-leader' });
+    refuse({ verb: 'update', group: 'certificates.k8s.io', resource: 'podcertificaterequests', namespace: 'shop', name: 'r' });
+    refuse({ verb: 'sign', group: 'certificates.k8s.io', resource: 'signers', name: 'kubernetes.io/kube-apiserver-client-pod' });
+    refuse({ verb: 'update', group: 'certificates.k8s.io', resource: 'clustertrustbundles', name: 'other.io:x:roots' });
+    refuse({ verb: 'delete', group: 'certificates.k8s.io', resource: 'clustertrustbundles', name: 'meshid.io:svid:roots' });
   });
 });
