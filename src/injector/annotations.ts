@@ -1,6 +1,6 @@
 import { MeshidError } from '../common/errors.js';
 import type { InjectorConfig } from './config.js';
-import { OVERRIDE_PREFIX } from './constants.js';
+import { INJECTION_MODES, type InjectionMode, OVERRIDE_PREFIX } from './constants.js';
 import type { TrafficLists } from './iptables-rules.js';
 import {
   parseBool, parseCidrList, parseImage, parsePortList, parseQuantity, show,
@@ -17,6 +17,7 @@ export interface Overrides extends TrafficLists {
   rewriteAppHTTPProbers: boolean;
   nativeSidecar: boolean;
   holdApplicationUntilProxyStarts: boolean;
+  mode: InjectionMode;
 }
 
 type Key = keyof Overrides;
@@ -36,7 +37,13 @@ const PARSERS: { [K in Key]: (text: string) => Parsed<Overrides[K]> } = {
   rewriteAppHTTPProbers: parseBool,
   nativeSidecar: parseBool,
   holdApplicationUntilProxyStarts: parseBool,
+  mode: parseMode,
 };
+
+function parseMode(text: string): Parsed<InjectionMode> {
+  if ((INJECTION_MODES as readonly string[]).includes(text)) return { ok: true, value: text as InjectionMode };
+  return { ok: false, reason: `${show(text)} is not one of ${INJECTION_MODES.join(', ')}` };
+}
 
 const KNOWN = Object.keys(PARSERS) as Key[];
 
@@ -59,6 +66,7 @@ export function defaultOverrides(config: InjectorConfig): Overrides {
     rewriteAppHTTPProbers: config.rewriteAppProbes,
     nativeSidecar: config.nativeSidecar,
     holdApplicationUntilProxyStarts: config.holdApplicationUntilProxyStarts,
+    mode: 'sidecar',
   };
 }
 
