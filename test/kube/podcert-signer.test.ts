@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ApiException, type KubeConfig, type V1beta1PodCertificateRequest } from '@kubernetes/client-node';
+import { caCommand } from '../../src/cli/ca.js';
 import type { ControlPlane } from '../../src/controlplane/start.js';
-import { type FakeCluster, startFakeCluster, startReplica } from '../helpers/fake-cluster.js';
+import { type FakeCluster, NS, startFakeCluster, startReplica } from '../helpers/fake-cluster.js';
 import { createRequest, credentialBundle, kubeletKey, requestBody, stubPkcs10, waitForAnswer, type KubeletKey, type RequestOptions } from '../helpers/kubelet-podcert.js';
 import { opensslVerify } from '../helpers/openssl.js';
 import { waitFor } from '../helpers/wait.js';
@@ -137,6 +138,21 @@ describe('PodCertificateRequest signer meshid.io/svid, against the fake API over
     const capped = await waitForAnswer(kc, 'shop', 'huge-life');
     assert.equal(condition(capped)!.type, 'Issued');
     assert.equal(capped.status!.notAfter!.getTime() - capped.status!.notBefore!.getTime(), 7 * 86_400_000, 'an absurd ceiling is just a ceiling');
+  });
+
+  it('meshid ca status --cluster counts the answers and names the oldest pending request', async () => {
+    cluster.fake.forbid = (c) => c.resource === 'podcertificaterequests/status' && c.name === 'stuck';
+    await createRequest(kc, requestBody({ namespace: 'shop', name: 'stuck' }));
+    await waitFor(() => cluster.fake.calls.some((c) => c.resource === 'podcertificaterequests/status' && c.name === 'stuck'), { what: 'an attempt on the stuck request' });
+    const out: string[] = [];
+    const io = { stdout: (t: string) => void out.push(t), stderr: (t: string) => void out.push(t) };
+    assert.equal(await caCommand(['status', '--cluster', '--kubeconfig', await cluster.kubeconfigFile(), '--namespace', NS], io), 0);
+    const all = cluster.fake.list('podcertificaterequests', 'shop').filter((r) => (r.spec as { signerName: string }).signerName === 'meshid.io/svid');
+    const count = (type: string) => all.filter((r) => (r.status as { conditions?: Array<{ type: string }> } | undefined)?.conditions?.[0]?.type === type).length;
+    assert.ok(count('Issued') >= 6 && count('Denied') >= 10);
+    assert.match(out.join(''), new RegExp(`pod certificates \\(meshid\\.io/svid\\): ${count('Issued')} issued, ${count('Denied')} denied, 0 failed, 1 pending \\(oldest shop/stuck, waiting \\d+s\\)`));
+    cluster.fake.forbid = () => false;
+    assert.equal(condition(await waitForAnswer(kc, 'shop', 'stuck'))!.type, 'Issued', 'answered once the API lets it: never pending forever');
   });
 });
 
