@@ -2,12 +2,14 @@ import { benchAgent } from './agent.js';
 import { benchCa } from './ca.js';
 import { benchCaBurst } from './ca-burst.js';
 import { benchInjector } from './injector.js';
+import { benchPodCertificates } from './podcert.js';
 import { printFigures, type Figure } from './figures.js';
 
 /** npm run bench: every figure next to its ceiling measured in the same run, as a ratio. */
 const suites: Array<[string, () => Promise<Figure[]>]> = [
   ['CA issuance', benchCa],
   ['CA issuance burst', benchCaBurst],
+  ['PodCertificateRequest signer', benchPodCertificates],
   ['Injector', benchInjector],
   ['Agent', benchAgent],
 ];
