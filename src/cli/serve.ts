@@ -8,7 +8,7 @@ import { parseFlags, UsageError, type Io } from './run.js';
 const USAGE = `usage: meshid serve [--local] [--data-dir DIR] [--trust-domain TD] [--listen-address IP] [--webhook-port N]
                     [--ca-port N] [--monitoring-port N] [--proxy-image IMAGE] [--workload-cert-ttl 24h]
                     [--max-workload-cert-ttl 7d] [--bundle-propagation-delay 5m] [--kubeconfig FILE]
-                    [--token-verifier jwks|tokenreview] [--require-bound-pod]
+                    [--token-verifier jwks|tokenreview] [--require-bound-pod] [--pod-certificate-deny NS[/SA],...]
   Runs the control plane: CA API (${SERVE_DEFAULTS['ca-port']}), injection webhook (${SERVE_DEFAULTS['webhook-port']}), metrics and health (${SERVE_DEFAULTS['monitoring-port']}).
   --listen-address IP     where all three listen (default ${DEFAULT_LISTEN_ADDRESS}, every interface, IPv4 and IPv6; 0.0.0.0
                           if the host has no IPv6); 127.0.0.1 keeps them on this machine
@@ -21,7 +21,9 @@ const USAGE = `usage: meshid serve [--local] [--data-dir DIR] [--trust-domain TD
   --kubeconfig FILE       the cluster to use (default: in-cluster config, else $KUBECONFIG or ~/.kube/config)
   --token-verifier KIND   ${TOKEN_VERIFIERS.join(' or ')} (default ${SERVE_DEFAULTS['token-verifier']}): verify workload tokens against the cluster's
                           service account issuer keys, or ask the API server (TokenReview) for each one
-  --require-bound-pod     refuse tokens not bound to a pod, and tokens whose pod no longer exists`;
+  --require-bound-pod     refuse tokens not bound to a pod, and tokens whose pod no longer exists
+  --pod-certificate-deny LIST  namespaces (NS) and service accounts (NS/SA) whose PodCertificateRequests for
+                          meshid.io/svid are denied (reason IdentityExcluded); comma-separated`;
 
 const str = { type: 'string' } as const;
 const OPTIONS = {
@@ -29,7 +31,7 @@ const OPTIONS = {
   'data-dir': str, 'trust-domain': str, 'webhook-port': str, 'ca-port': str, 'monitoring-port': str,
   'workload-cert-ttl': str, 'max-workload-cert-ttl': str, 'bundle-propagation-delay': str,
   kubeconfig: str, 'token-verifier': str, 'require-bound-pod': { type: 'boolean' },
-  'listen-address': str, 'proxy-image': str,
+  'listen-address': str, 'proxy-image': str, 'pod-certificate-deny': str,
 } as const;
 
 export async function serveCommand(argv: string[], io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {

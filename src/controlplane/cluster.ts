@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { answerPodCertificate } from '../ca/podcert/answer.js';
+import { exclusionOf } from '../ca/podcert/exclusions.js';
 import { POD_CERTIFICATE } from '../common/pod-contract.js';
 import { createKubeClients, controlPlaneNamespace, loadKubeConfig } from '../kube/client.js';
 import { BUNDLE_CONFIGMAP } from '../kube/bundle-reconciler.js';
@@ -37,11 +38,12 @@ export const clusterMode: ModeFactory = async (cfg, ctx) => {
     startup,
     attach(authority) {
       const bundle = (): string => authority.current().roots.join('');
+      const excluded = exclusionOf(cfg.podCertificateDeny);
       const duties = new LeaderDuties({
         clients, namespace, identity: ctx.identity || process.env.POD_NAME || hostname(), clock: ctx.clock, timing, log, registry: ctx.registry,
         answerPodCertificate: (req) => answerPodCertificate(req, {
           signerName: POD_CERTIFICATE.signer, ca: authority.current(), trustDomain: cfg.trustDomain, maxTtlMs: cfg.maxWorkloadCertTtlMs,
-          now: ctx.clock.now(), random: randomBytes,
+          now: ctx.clock.now(), random: randomBytes, excluded,
         }),
       });
       duties.setBundle(bundle());

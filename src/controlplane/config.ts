@@ -4,6 +4,7 @@ import { DEFAULT_MESHID_IMAGE, PROXY_IMAGE_ENV } from '../common/image.js';
 import { parseImage } from '../injector/values.js';
 import { DEFAULT_LISTEN_ADDRESS } from './listen.js';
 import { MIN_CERT_TTL_MS } from '../ca/ttl.js';
+import { parseExclusions } from '../ca/podcert/exclusions.js';
 import { validateTrustDomain } from '../pki/spiffe.js';
 
 /** How a cluster-mode control plane authenticates workload tokens. */
@@ -29,6 +30,8 @@ export interface ServeConfig {
   listenAddress?: string;
   /** What the injector writes for both injected containers (the pod's proxyImage annotation still wins). */
   proxyImage: string;
+  /** Cluster mode: namespaces (NS) and service accounts (NS/SA) the PodCertificateRequest signer denies. */
+  podCertificateDeny: string[];
 }
 
 export const SERVE_DEFAULTS = {
@@ -44,7 +47,7 @@ export const SERVE_DEFAULTS = {
 } as const;
 
 export type ServeFlags = {
-  local?: boolean; kubeconfig?: string; 'require-bound-pod'?: boolean; 'listen-address'?: string; 'proxy-image'?: string;
+  local?: boolean; kubeconfig?: string; 'require-bound-pod'?: boolean; 'listen-address'?: string; 'proxy-image'?: string; 'pod-certificate-deny'?: string;
 } & Partial<Record<keyof typeof SERVE_DEFAULTS, string>>;
 
 /** Validates every flag and reports all wrong values at once, each with what would be right. */
@@ -81,6 +84,12 @@ export function parseServeConfig(flags: ServeFlags): ServeConfig {
   if (listenAddress !== undefined && isIP(listenAddress) === 0) {
     problems.push(`--listen-address ${JSON.stringify(listenAddress.slice(0, 64))} must be an IP address such as ${DEFAULT_LISTEN_ADDRESS}, 0.0.0.0 or 127.0.0.1`);
   }
+  let podCertificateDeny: string[] = [];
+  try {
+    podCertificateDeny = parseExclusions(flags['pod-certificate-deny'] ?? '');
+  } catch (err) {
+    problems.push(`--pod-certificate-deny: ${(err as Error).message}`);
+  }
   const proxyImage = parseImage(flags['proxy-image'] ?? DEFAULT_MESHID_IMAGE);
   if (!proxyImage.ok) problems.push(`--proxy-image (or $${PROXY_IMAGE_ENV}): ${proxyImage.reason}`);
   const config: ServeConfig = {
@@ -98,6 +107,7 @@ export function parseServeConfig(flags: ServeFlags): ServeConfig {
     requireBoundPod: flags['require-bound-pod'] === true,
     listenAddress,
     proxyImage: proxyImage.ok ? proxyImage.value : DEFAULT_MESHID_IMAGE,
+    podCertificateDeny,
   };
   if (config.workloadCertTtlMs && config.workloadCertTtlMs < MIN_CERT_TTL_MS) problems.push(`--workload-cert-ttl must be at least ${formatDuration(MIN_CERT_TTL_MS)}`);
   if (config.workloadCertTtlMs && config.maxWorkloadCertTtlMs && config.workloadCertTtlMs > config.maxWorkloadCertTtlMs) {
@@ -106,7 +116,7 @@ export function parseServeConfig(flags: ServeFlags): ServeConfig {
   if (config.dataDir.trim() === '') problems.push('--data-dir must not be empty');
   if (flags.kubeconfig !== undefined && flags.kubeconfig.trim() === '') problems.push('--kubeconfig must not be empty (omit it to use in-cluster config or $KUBECONFIG)');
   // Said rather than ignored: someone passing these with --local expects them to do something.
-  const clusterOnly = (['kubeconfig', 'token-verifier', 'require-bound-pod'] as const).filter((k) => flags[k] !== undefined && flags[k] !== false);
+  const clusterOnly = (['kubeconfig', 'token-verifier', 'require-bound-pod', 'pod-certificate-deny'] as const).filter((k) => flags[k] !== undefined && flags[k] !== false);
   if (config.local && clusterOnly.length) problems.push(`${clusterOnly.map((k) => `--${k}`).join(', ')} only apply to cluster mode; drop them or drop --local`);
   if (problems.length > 0) throw new Error(`invalid configuration: ${problems.join('; ')}`);
   return config;

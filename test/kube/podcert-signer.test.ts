@@ -3,6 +3,7 @@ import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ApiException, type KubeConfig, type V1beta1PodCertificateRequest } from '@kubernetes/client-node';
 import { caCommand } from '../../src/cli/ca.js';
+import { parseServeConfig } from '../../src/controlplane/config.js';
 import type { ControlPlane } from '../../src/controlplane/start.js';
 import { type FakeCluster, NS, startFakeCluster, startReplica } from '../helpers/fake-cluster.js';
 import { createRequest, credentialBundle, kubeletKey, requestBody, stubPkcs10, waitForAnswer, type KubeletKey, type RequestOptions } from '../helpers/kubelet-podcert.js';
@@ -22,7 +23,7 @@ describe('PodCertificateRequest signer meshid.io/svid, against the fake API over
   before(async () => {
     cluster = await startFakeCluster(scope);
     kc = cluster.fake.kubeConfig();
-    cp = await startReplica(scope, cluster.fake, { identity: 'meshid-0' });
+    cp = await startReplica(scope, cluster.fake, { identity: 'meshid-0', podCertificateDeny: ['shop/legacy', 'quarantine'] });
     await waitFor(() => cp.isLeader(), { what: 'leadership' });
   });
   after(async () => {
@@ -79,6 +80,14 @@ describe('PodCertificateRequest signer meshid.io/svid, against the fake API over
       assert.equal(pcr.status!.certificateChain, undefined);
     });
   }
+
+  it('denies identities excluded by --pod-certificate-deny (reason IdentityExcluded), and the flag says what is wrong with a bad list', async () => {
+    const { pcr } = await ask({ serviceAccount: 'legacy' });
+    assert.deepEqual([condition(pcr)!.type, condition(pcr)!.reason], ['Denied', 'IdentityExcluded']);
+    assert.match(condition(pcr)!.message!, /service account shop\/legacy is excluded/);
+    assert.throws(() => parseServeConfig({ 'pod-certificate-deny': 'shop/a/b' }), /--pod-certificate-deny: "shop\/a\/b" must be NAMESPACE or NAMESPACE\/SERVICEACCOUNT/);
+    assert.throws(() => parseServeConfig({ local: true, 'pod-certificate-deny': 'shop' }), /only apply to cluster mode/);
+  });
 
   it('never touches a request for another signer, nor one already answered', async () => {
     await createRequest(kc, requestBody({ namespace: 'shop', name: 'foreign', signerName: 'example.com/other' }));
