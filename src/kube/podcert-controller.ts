@@ -60,16 +60,6 @@ export class PodCertificateController {
     if (this.retryTimer) clearTimeout(this.retryTimer);
   }
 
-  /** The oldest request still waiting for this replica, for status and tests. */
-  backlog(): { pending: number; oldest?: string } {
-    let oldest: string | undefined;
-    for (const r of this.pending.values()) {
-      const at = r.metadata.creationTimestamp;
-      if (at && (!oldest || at < oldest)) oldest = at;
-    }
-    return { pending: this.pending.size, oldest };
-  }
-
   private async listAndWatch(): Promise<void> {
     const { version, signerName, log } = this.o;
     const fieldSelector = `spec.signerName=${signerName}`;

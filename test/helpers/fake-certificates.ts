@@ -7,7 +7,9 @@ import { createPublicKey, constants, verify, X509Certificate, type KeyObject } f
 import { isDeepStrictEqual } from 'node:util';
 import type forge from 'node-forge';
 import asn1 from 'node-forge/lib/asn1.js';
-import type { KubeObject } from './fake-kube-routes.js';
+import type { KubeObject, Target } from './fake-kube-routes.js';
+
+type Authorize = (call: { verb: string; group: string; resource: string; name?: string }) => boolean;
 
 const MIN_S = 3600;
 const MAX_S = 7_862_400;
@@ -157,4 +159,29 @@ export function checkClusterTrustBundle(obj: KubeObject): string | undefined {
     return 'spec.trustBundle: Invalid value: a block is not an X.509 certificate';
   }
   return undefined;
+}
+
+/**
+ * Create-time checks of certificates.k8s.io: a PodCertificateRequest as a kubelet makes it; a ClusterTrustBundle
+ * that names a signer also needs `attest` on that signer. 'forbidden' when RBAC says no.
+ */
+export function admitCertificatesWrite(resource: string, obj: KubeObject, authorize: Authorize): string | undefined {
+  if (resource === 'podcertificaterequests') return admitPodCertificateRequest(obj);
+  if (resource !== 'clustertrustbundles') return undefined;
+  const bad = checkClusterTrustBundle(obj);
+  const signer = (obj.spec as { signerName?: string } | undefined)?.signerName;
+  if (bad || !signer) return bad;
+  return authorize({ verb: 'attest', group: 'certificates.k8s.io', resource: 'signers', name: signer }) ? undefined : 'forbidden';
+}
+
+/** Why an update of a resource with a /status subresource is refused: a changed spec, no `sign` on the signer, a bad answer. */
+export function refuseStatusResourceUpdate(target: Target, existing: KubeObject, obj: KubeObject, authorize: Authorize): { code: number; reason: string; message: string } | undefined {
+  const invalid = (message: string) => ({ code: 422, reason: 'Invalid', message: `${target.resource} "${target.name}" is invalid: ${message}` });
+  if (!target.subresource) return isDeepStrictEqual(obj.spec, existing.spec) ? undefined : invalid('spec: Invalid value: field is immutable');
+  const signer = (existing.spec as { signerName?: string }).signerName;
+  if (!authorize({ verb: 'sign', group: 'certificates.k8s.io', resource: 'signers', name: signer })) {
+    return { code: 403, reason: 'Forbidden', message: `User "meshid" cannot sign for signer ${signer}` };
+  }
+  const bad = checkPodCertificateStatus(existing, obj.status as Record<string, unknown> | undefined);
+  return bad ? invalid(bad) : undefined;
 }

@@ -1,10 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { isDeepStrictEqual } from 'node:util';
 import jsonPatch from 'fast-json-patch';
 import { admitPodCreate, type UserInfo, type WebhookCall } from './fake-admission.js';
-import { admitPodCertificateRequest, checkClusterTrustBundle, checkPodCertificateStatus } from './fake-certificates.js';
+import { admitCertificatesWrite, refuseStatusResourceUpdate } from './fake-certificates.js';
 import {
   apiDiscovery, belongs, discoveryDocument, type FieldSelector, groupOf, keyOf, KINDS, type KubeObject, NAMESPACE_NAME_LABEL, parseFieldSelector, parsePath, readBody, sendJson, sendStatus,
   STATUS_SUBRESOURCE, type Target, undecodable, verbOf,
@@ -293,31 +292,15 @@ export class FakeKube {
     return this.served[resource] ?? [KINDS[resource]?.apiVersion.split('/')[1] ?? 'v1'];
   }
 
-  /**
-   * certificates.k8s.io admission: a PodCertificateRequest as created by a kubelet; a ClusterTrustBundle that
-   * names a signer needs `attest` on that signer, as kube-apiserver checks.
-   */
   private certificatesCheck(target: Target, obj: KubeObject): string | undefined {
-    if (target.resource === 'podcertificaterequests') return admitPodCertificateRequest(obj);
-    if (target.resource !== 'clustertrustbundles') return undefined;
-    const bad = checkClusterTrustBundle(obj);
-    const signer = (obj.spec as { signerName?: string } | undefined)?.signerName;
-    if (bad || !signer) return bad;
-    return this.authorize({ verb: 'attest', group: 'certificates.k8s.io', resource: 'signers', name: signer }) ? undefined : 'forbidden';
+    return admitCertificatesWrite(target.resource, obj, (c) => this.authorize(c));
   }
 
-  /** Spec through the resource, status only through /status (and only with `sign` on the signer), as with the real subresource. */
+  /** Spec through the resource, status only through /status, as with the real subresource. */
   private updateWithStatus(target: Target, existing: KubeObject, obj: KubeObject, res: ServerResponse): void {
-    if (!target.subresource) {
-      if (!isDeepStrictEqual(obj.spec, existing.spec)) return sendStatus(res, 422, 'Invalid', `${target.resource} "${target.name}" is invalid: spec: Invalid value: field is immutable`);
-      return sendJson(res, 200, this.store(target, { ...obj, status: existing.status }, 'MODIFIED'));
-    }
-    const signer = (existing.spec as { signerName?: string }).signerName;
-    if (!this.authorize({ verb: 'sign', group: 'certificates.k8s.io', resource: 'signers', name: signer })) {
-      return sendStatus(res, 403, 'Forbidden', `User "meshid" cannot sign for signer ${signer}`);
-    }
-    const bad = checkPodCertificateStatus(existing, obj.status as Record<string, unknown> | undefined);
-    if (bad) return sendStatus(res, 422, 'Invalid', `${target.resource} "${target.name}" is invalid: ${bad}`);
+    const refused = refuseStatusResourceUpdate(target, existing, obj, (c) => this.authorize(c));
+    if (refused) return sendStatus(res, refused.code, refused.reason, refused.message);
+    if (!target.subresource) return sendJson(res, 200, this.store(target, { ...obj, status: existing.status }, 'MODIFIED'));
     const key = `${target.namespace}/${target.name}`;
     this.statusWrites.set(key, (this.statusWrites.get(key) ?? 0) + 1);
     sendJson(res, 200, this.store(target, { ...existing, status: obj.status }, 'MODIFIED'));
