@@ -24,8 +24,9 @@ export interface LeaderDutiesOptions {
 
 /**
  * The work one replica does for all (a Lease decides which): publishing the trust bundle to every
- * namespace (and as a ClusterTrustBundle), signing PodCertificateRequests, and answering the rotation driver whether a bundle is published everywhere yet. Each
- * term of leadership starts a fresh reconciler, so progress from an earlier term is never trusted.
+ * namespace (and as a ClusterTrustBundle), signing PodCertificateRequests, and answering the rotation
+ * driver whether a bundle is published everywhere yet. Each term of leadership starts a fresh
+ * reconciler, so progress from an earlier term is never trusted.
  */
 export class LeaderDuties {
   private readonly elector: LeaderElector;
