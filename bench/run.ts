@@ -6,6 +6,7 @@ import { benchInjector } from './injector.js';
 import { benchIstioCa } from './istio-ca.js';
 import { benchJwt } from './jwt.js';
 import { benchMeshView } from './mesh-view.js';
+import { benchPodCertificates } from './podcert.js';
 import { printFigures, type Figure } from './figures.js';
 
 /** npm run bench: every figure next to its ceiling measured in the same run, as a ratio. */
@@ -15,6 +16,7 @@ const suites: Array<[string, () => Promise<Figure[]>]> = [
   ['CA overload', benchCaOverload],
   ['Istio CA API issuance', benchIstioCa],
   ['JWT-SVID issuance', benchJwt],
+  ['PodCertificateRequest signer', benchPodCertificates],
   ['Injector', benchInjector],
   ['Agent', benchAgent],
   ['Mesh view delivery', benchMeshView],

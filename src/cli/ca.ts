@@ -5,12 +5,15 @@ import { rotateRoot } from '../ca/rotation/operator.js';
 import { awaitsPublication, caStatusRows, formatRotationStatus, formatTable, rotationStatus, type PublicationProgress } from '../ca/status.js';
 import { PLUGIN_FILES, type CaStore } from '../ca/store.js';
 import { canonicalBundle } from '../ca/trust-bundle.js';
+import { formatPodCertificateCensus, podCertificateCensus } from '../ca/podcert/census.js';
+import { POD_CERTIFICATE } from '../common/pod-contract.js';
 import { validateNamespace } from '../pki/spiffe.js';
 import { parseFlags, UsageError, type Io } from './run.js';
 
 const USAGE = `usage: meshid ca status [--data-dir DIR | --cluster [--kubeconfig FILE] [--namespace NS]]
        meshid ca rotate-root [--wait] [--data-dir DIR | --cluster [--kubeconfig FILE] [--namespace NS]]
-  status: the trusted roots, the signing CA, the rotation phase and expiries.
+  status: the trusted roots, the signing CA, the rotation phase and expiries; with --cluster also how many
+  PodCertificateRequests for meshid.io/svid are issued, denied, failed and pending, and the oldest pending.
   rotate-root: start a staged root rotation (or report the one in progress); --wait follows it to the end.
   Local mode (default) works on the data directory of "meshid serve --local" (default ./.meshid).
   --cluster works through the Kubernetes API on Secret meshid-ca (or the operator's cacerts) in the control
@@ -38,7 +41,7 @@ async function statusCommand(argv: string[], io: Io): Promise<number> {
     io.stdout(`${USAGE}\n`);
     return 0;
   }
-  const { store, publication } = await openStore(values);
+  const { store, publication, podCertificates } = await openStore(values);
   const stored = await store.read();
   if (!stored) {
     const start = values.cluster ? 'deploy the control plane (meshid serve) in the cluster' : `start "meshid serve --local --data-dir ${store.describe()}"`;
@@ -49,6 +52,7 @@ async function statusCommand(argv: string[], io: Io): Promise<number> {
   const rotation = rotationStatus(stored.files);
   const reached = publication && awaitsPublication(rotation) ? await publication(stored.files[PLUGIN_FILES.roots] ?? '') : undefined;
   io.stdout(`${formatRotationStatus(rotation, Date.now(), reached)}\n`);
+  if (podCertificates) io.stdout(`${await podCertificates()}\n`);
   return 0;
 }
 
@@ -67,6 +71,8 @@ async function rotateRootCommand(argv: string[], io: Io): Promise<number> {
 interface StoreChoice {
   store: CaStore;
   publication?: (bundle: string) => Promise<PublicationProgress | undefined>;
+  /** Cluster mode: the signer's PodCertificateRequests, as one line. */
+  podCertificates?: () => Promise<string>;
 }
 
 async function openStore(v: { 'data-dir'?: string; cluster?: boolean; kubeconfig?: string; namespace?: string }): Promise<StoreChoice> {
@@ -77,8 +83,8 @@ async function openStore(v: { 'data-dir'?: string; cluster?: boolean; kubeconfig
   }
   if (v['data-dir'] !== undefined) throw new UsageError('--data-dir and --cluster exclude each other: the CA is either in a folder or in the cluster');
   // Loaded only here: the Kubernetes client takes about half a second to load, which local mode need not pay.
-  const [{ controlPlaneNamespace, createKubeClients, loadKubeConfig }, { SecretCaStore }, { bundleCoverage }] = await Promise.all([
-    import('../kube/client.js'), import('../kube/secret-store.js'), import('../kube/bundle-census.js'),
+  const [{ controlPlaneNamespace, createKubeClients, loadKubeConfig }, { SecretCaStore }, { bundleCoverage }, { podCertificateRequests }] = await Promise.all([
+    import('../kube/client.js'), import('../kube/secret-store.js'), import('../kube/bundle-census.js'), import('../kube/podcert-census.js'),
   ]);
   let namespace = v.namespace ?? controlPlaneNamespace();
   try {
@@ -95,6 +101,10 @@ async function openStore(v: { 'data-dir'?: string; cluster?: boolean; kubeconfig
       const canonical = canonicalBundle(bundle);
       if (canonical === null) return undefined;
       return bundleCoverage(k.core, canonical).catch(() => undefined);
+    },
+    podCertificates: async () => {
+      const items = await podCertificateRequests(k.config, POD_CERTIFICATE.signer);
+      return formatPodCertificateCensus(POD_CERTIFICATE.signer, items && podCertificateCensus(items, POD_CERTIFICATE.signer), Date.now());
     },
   };
 }

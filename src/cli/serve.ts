@@ -9,7 +9,7 @@ const USAGE = `usage: meshid serve [--local] [--data-dir DIR] [--trust-domain TD
                     [--ca-port N] [--istio-ca-port N] [--monitoring-port N] [--proxy-image IMAGE] [--workload-cert-ttl 24h]
                     [--max-workload-cert-ttl 7d] [--bundle-propagation-delay 5m] [--kubeconfig FILE]
                     [--token-verifier jwks|tokenreview] [--require-bound-pod] [--ca-trusted-node-accounts NS/SA,...] [--istio-compat]
-                    [--ca-max-in-flight N]
+                    [--ca-max-in-flight N] [--pod-certificate-deny NS[/SA],...]
   Runs the control plane: CA API (${SERVE_DEFAULTS['ca-port']}), Istio-compatible CA API over gRPC (${SERVE_DEFAULTS['istio-ca-port']}),
   injection webhook (${SERVE_DEFAULTS['webhook-port']}), metrics and health (${SERVE_DEFAULTS['monitoring-port']}).
   --listen-address IP     where they all listen (default ${DEFAULT_LISTEN_ADDRESS}, every interface, IPv4 and IPv6; 0.0.0.0
@@ -28,7 +28,9 @@ const USAGE = `usage: meshid serve [--local] [--data-dir DIR] [--trust-domain TD
   --require-bound-pod     refuse tokens not bound to a pod, and tokens whose pod no longer exists
   --ca-trusted-node-accounts NS/SA,...  node agents (such as ztunnel) that may ask the Istio CA API for the certificate
                           of a service account with a pod on their own node (ImpersonatedIdentity)
-  --istio-compat          also publish the trust bundle as ConfigMap istio-ca-root-cert (key root-cert.pem), for Istio sidecars`;
+  --istio-compat          also publish the trust bundle as ConfigMap istio-ca-root-cert (key root-cert.pem), for Istio sidecars
+  --pod-certificate-deny LIST  namespaces (NS) and service accounts (NS/SA) whose PodCertificateRequests for
+                          meshid.io/svid are denied (reason IdentityExcluded); comma-separated`;
 
 const str = { type: 'string' } as const;
 const OPTIONS = {
@@ -37,6 +39,7 @@ const OPTIONS = {
   'workload-cert-ttl': str, 'max-workload-cert-ttl': str, 'bundle-propagation-delay': str,
   kubeconfig: str, 'token-verifier': str, 'require-bound-pod': { type: 'boolean' },
   'listen-address': str, 'proxy-image': str, 'ca-max-in-flight': str, 'ca-trusted-node-accounts': str, 'istio-compat': { type: 'boolean' },
+  'pod-certificate-deny': str,
 } as const;
 
 export async function serveCommand(argv: string[], io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {

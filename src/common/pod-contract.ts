@@ -74,3 +74,22 @@ export const POD_ENV = {
  */
 export const SPIFFE_ENDPOINT_SOCKET_ENV = 'SPIFFE_ENDPOINT_SOCKET';
 export const SPIFFE_ENDPOINT_SOCKET = `unix://${POD_PATHS.workloadSocket}`;
+
+/**
+ * Identity without a sidecar (design.md, "Kubernetes-native and compatible interfaces"): the kubelet fills a
+ * `podCertificate` projected volume from meshid's PodCertificateRequest signer. The injector writes the volume
+ * from these, the signer answers for SIGNER, and apps read the files at these paths.
+ */
+export const POD_CERTIFICATE = {
+  signer: 'meshid.io/svid',
+  /** The ClusterTrustBundle that carries the trust bundle for SIGNER. */
+  clusterTrustBundle: 'meshid.io:svid:roots',
+  /** What the kubelet generates: P-256, design.md's default workload key. */
+  keyType: 'ECDSAP256',
+  volume: 'meshid-svid',
+  mountPath: '/var/run/secrets/meshid/svid',
+  /** One file, PKCS#8 key then the chain, so an app reads key and certificate consistently in one read. */
+  credentialBundleFile: 'credential-bundle.pem',
+  /** The trust bundle (ConfigMap meshid-ca-root-cert) projected beside it. */
+  trustBundleFile: CA_ROOT_FILE,
+} as const;

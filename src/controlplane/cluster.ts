@@ -1,4 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { answerPodCertificate } from '../ca/podcert/answer.js';
+import { exclusionOf } from '../ca/podcert/exclusions.js';
+import { POD_CERTIFICATE } from '../common/pod-contract.js';
 import { createKubeClients, controlPlaneNamespace, loadKubeConfig } from '../kube/client.js';
 import { bundleConfigMapNames } from '../kube/bundle-census.js';
 import { apiNodePods } from '../kube/node-pods.js';
@@ -39,9 +43,14 @@ export const clusterMode: ModeFactory = async (cfg, ctx) => {
     startup,
     attach(authority) {
       const bundle = (): string => authority.current().roots.join('');
+      const excluded = exclusionOf(cfg.podCertificateDeny);
       const duties = new LeaderDuties({
         clients, namespace, identity: ctx.identity || process.env.POD_NAME || hostname(), clock: ctx.clock, timing, log, registry: ctx.registry,
         configMapNames: bundleConfigMapNames(cfg.istioCompat),
+        answerPodCertificate: (req) => answerPodCertificate(req, {
+          signerName: POD_CERTIFICATE.signer, ca: authority.current(), trustDomain: cfg.trustDomain, maxTtlMs: cfg.maxWorkloadCertTtlMs,
+          now: ctx.clock.now(), random: randomBytes, excluded,
+        }),
       });
       duties.setBundle(bundle());
       const webhook = startWebhookUpkeep({ admission: clients.admission, bundle, retryMs: timing.webhookRetryMs, resyncMs: timing.webhookResyncMs, log });

@@ -5,6 +5,7 @@ import { parseImage } from '../injector/values.js';
 import { DEFAULT_LISTEN_ADDRESS } from './listen.js';
 import { MIN_CERT_TTL_MS } from '../ca/ttl.js';
 import { parseTrustedNodeAccounts, type ServiceAccountRef } from '../ca/istio/impersonation.js';
+import { parseExclusions } from '../ca/podcert/exclusions.js';
 import { validateTrustDomain } from '../pki/spiffe.js';
 import { CONTROL_PLANE_PORTS } from '../common/control-plane.js';
 
@@ -39,6 +40,8 @@ export interface ServeConfig {
   caTrustedNodeAccounts: ServiceAccountRef[];
   /** Cluster mode: also publish the trust bundle as Istio's ConfigMap istio-ca-root-cert. */
   istioCompat: boolean;
+  /** Cluster mode: namespaces (NS) and service accounts (NS/SA) the PodCertificateRequest signer denies. */
+  podCertificateDeny: string[];
 }
 
 export const SERVE_DEFAULTS = {
@@ -57,7 +60,7 @@ export const SERVE_DEFAULTS = {
 
 export type ServeFlags = {
   local?: boolean; kubeconfig?: string; 'require-bound-pod'?: boolean; 'listen-address'?: string; 'proxy-image'?: string;
-  'ca-trusted-node-accounts'?: string; 'istio-compat'?: boolean;
+  'ca-trusted-node-accounts'?: string; 'istio-compat'?: boolean; 'pod-certificate-deny'?: string;
 } & Partial<Record<keyof typeof SERVE_DEFAULTS, string>>;
 
 /** Validates every flag and reports all wrong values at once, each with what would be right. */
@@ -102,6 +105,12 @@ export function parseServeConfig(flags: ServeFlags): ServeConfig {
   } catch (err) {
     problems.push((err as Error).message);
   }
+  let podCertificateDeny: string[] = [];
+  try {
+    podCertificateDeny = parseExclusions(flags['pod-certificate-deny'] ?? '');
+  } catch (err) {
+    problems.push(`--pod-certificate-deny: ${(err as Error).message}`);
+  }
   const proxyImage = parseImage(flags['proxy-image'] ?? DEFAULT_MESHID_IMAGE);
   if (!proxyImage.ok) problems.push(`--proxy-image (or $${PROXY_IMAGE_ENV}): ${proxyImage.reason}`);
   const config: ServeConfig = {
@@ -123,6 +132,7 @@ export function parseServeConfig(flags: ServeFlags): ServeConfig {
     proxyImage: proxyImage.ok ? proxyImage.value : DEFAULT_MESHID_IMAGE,
     caTrustedNodeAccounts,
     istioCompat: flags['istio-compat'] === true,
+    podCertificateDeny,
   };
   if (config.workloadCertTtlMs && config.workloadCertTtlMs < MIN_CERT_TTL_MS) problems.push(`--workload-cert-ttl must be at least ${formatDuration(MIN_CERT_TTL_MS)}`);
   if (config.workloadCertTtlMs && config.maxWorkloadCertTtlMs && config.workloadCertTtlMs > config.maxWorkloadCertTtlMs) {
@@ -136,7 +146,7 @@ export function parseServeConfig(flags: ServeFlags): ServeConfig {
   if (config.dataDir.trim() === '') problems.push('--data-dir must not be empty');
   if (flags.kubeconfig !== undefined && flags.kubeconfig.trim() === '') problems.push('--kubeconfig must not be empty (omit it to use in-cluster config or $KUBECONFIG)');
   // Said rather than ignored: someone passing these with --local expects them to do something.
-  const clusterOnly = (['kubeconfig', 'token-verifier', 'require-bound-pod', 'ca-trusted-node-accounts', 'istio-compat'] as const).filter((k) => flags[k] !== undefined && flags[k] !== false);
+  const clusterOnly = (['kubeconfig', 'token-verifier', 'require-bound-pod', 'ca-trusted-node-accounts', 'istio-compat', 'pod-certificate-deny'] as const).filter((k) => flags[k] !== undefined && flags[k] !== false);
   if (config.local && clusterOnly.length) problems.push(`${clusterOnly.map((k) => `--${k}`).join(', ')} only apply to cluster mode; drop them or drop --local`);
   if (problems.length > 0) throw new Error(`invalid configuration: ${problems.join('; ')}`);
   return config;

@@ -4,7 +4,10 @@ import type { Logger } from '../common/log.js';
 import { BundleReconciler } from '../kube/bundle-reconciler.js';
 import type { KubeClients } from '../kube/client.js';
 import { LeaderElector } from '../kube/leader.js';
+import type { Answer } from '../ca/podcert/answer.js';
+import type { PodCertificateRequest } from '../ca/podcert/request.js';
 import type { ClusterTiming } from './cluster-timing.js';
+import { NativeDuties } from './native-duties.js';
 import { canonicalBundle } from '../ca/trust-bundle.js';
 
 export interface LeaderDutiesOptions {
@@ -17,16 +20,20 @@ export interface LeaderDutiesOptions {
   registry: Registry;
   /** The ConfigMaps the trust bundle is published as in every namespace (meshid's, and Istio's with --istio-compat). */
   configMapNames: readonly string[];
+  /** The PodCertificateRequest signer's decision (native-duties.ts). */
+  answerPodCertificate?: (req: PodCertificateRequest) => Answer;
 }
 
 /**
  * The work one replica does for all (a Lease decides which): publishing the trust bundle to every
- * namespace, and answering the rotation driver whether a bundle is published everywhere yet. Each
- * term of leadership starts a fresh reconciler, so progress from an earlier term is never trusted.
+ * namespace (and as a ClusterTrustBundle), signing PodCertificateRequests, and answering the rotation
+ * driver whether a bundle is published everywhere yet. Each term of leadership starts a fresh
+ * reconciler, so progress from an earlier term is never trusted.
  */
 export class LeaderDuties {
   private readonly elector: LeaderElector;
   private reconcilers: BundleReconciler[] = [];
+  private native: NativeDuties | null = null;
   private bundle: string | null = null;
   private readonly gauge: Gauge;
 
@@ -62,7 +69,10 @@ export class LeaderDuties {
    */
   async publishedEverywhere(bundle: string): Promise<boolean> {
     const want = canonicalBundle(bundle);
-    return want !== null && this.reconcilers.length > 0 && this.reconcilers.every((r) => {
+    const apis = this.native?.apis();
+    // The ClusterTrustBundle rides with the first reconciler (meshid's own ConfigMap): it is published once.
+    const clusterTrustBundle = !!apis && (apis.clusterTrustBundles === null || this.reconcilers[0]?.progress().clusterTrustBundle === true);
+    return want !== null && clusterTrustBundle && this.reconcilers.length > 0 && this.reconcilers.every((r) => {
       const p = r.progress();
       return p.bundle === want && p.namespaces > 0 && p.published === p.namespaces;
     });
@@ -84,10 +94,17 @@ export class LeaderDuties {
       if (this.bundle !== null) r.setBundle(this.bundle);
       r.start();
     }
+    this.native = new NativeDuties({
+      config: this.o.clients.config, watch: this.o.clients.watch, reconciler: this.reconcilers[0]!, answer: this.o.answerPodCertificate,
+      retryMs: t.watchRetryMs, log: this.o.log, registry: this.o.registry,
+    });
+    this.native.start();
     this.gauge.set(1);
   }
 
   private follow(): void {
+    this.native?.stop();
+    this.native = null;
     for (const r of this.reconcilers) r.stop();
     this.reconcilers = [];
     this.gauge.set(0);

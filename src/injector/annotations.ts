@@ -3,7 +3,7 @@ import { show } from '../common/text.js';
 import type { TrafficLists } from '../iptables/rules.js';
 import { parseCidrList, parsePortList, type Parsed } from '../iptables/traffic-values.js';
 import type { InjectorConfig } from './config.js';
-import { OVERRIDE_PREFIX } from './constants.js';
+import { INJECTION_MODES, type InjectionMode, OVERRIDE_PREFIX } from './constants.js';
 import { parseBool, parseImage, parseQuantity } from './values.js';
 
 /** Everything a pod may override about its sidecar, after validation, with config defaults filled in. */
@@ -16,6 +16,7 @@ export interface Overrides extends TrafficLists {
   rewriteAppHTTPProbers: boolean;
   nativeSidecar: boolean;
   holdApplicationUntilProxyStarts: boolean;
+  mode: InjectionMode;
 }
 
 type Key = keyof Overrides;
@@ -35,7 +36,13 @@ const PARSERS: { [K in Key]: (text: string) => Parsed<Overrides[K]> } = {
   rewriteAppHTTPProbers: parseBool,
   nativeSidecar: parseBool,
   holdApplicationUntilProxyStarts: parseBool,
+  mode: parseMode,
 };
+
+function parseMode(text: string): Parsed<InjectionMode> {
+  if ((INJECTION_MODES as readonly string[]).includes(text)) return { ok: true, value: text as InjectionMode };
+  return { ok: false, reason: `${show(text)} is not one of ${INJECTION_MODES.join(', ')}` };
+}
 
 const KNOWN = Object.keys(PARSERS) as Key[];
 
@@ -58,6 +65,7 @@ export function defaultOverrides(config: InjectorConfig): Overrides {
     rewriteAppHTTPProbers: config.rewriteAppProbes,
     nativeSidecar: config.nativeSidecar,
     holdApplicationUntilProxyStarts: config.holdApplicationUntilProxyStarts,
+    mode: 'sidecar',
   };
 }
 

@@ -12,5 +12,9 @@ export const STATUS_ANNOTATION = 'meshid.io/status';
 export const INJECT_LABEL = 'meshid.io/inject';
 export const DEFAULT_CONTAINER_ANNOTATION = 'kubectl.kubernetes.io/default-container';
 export const OVERRIDE_PREFIX = 'sidecar.meshid.io/';
+/** What the injector adds: the sidecar (default), or only a podCertificate volume (identity without a sidecar). */
+export const MODE_ANNOTATION = `${OVERRIDE_PREFIX}mode`;
+export const INJECTION_MODES = ['sidecar', 'pod-certificate'] as const;
+export type InjectionMode = (typeof INJECTION_MODES)[number];
 
 export const NEVER_INJECTED_NAMESPACES: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease'];

@@ -5,6 +5,7 @@ import {
   DEFAULT_CONTAINER_ANNOTATION, INIT_CONTAINER, PROXY_CONTAINER, STATUS_ANNOTATION, VOLUME_CA_ROOT, VOLUME_CERTS, VOLUME_PODINFO, VOLUME_TOKEN,
   VOLUME_WORKLOAD,
 } from './constants.js';
+import { mountPodCertificate, POD_CERTIFICATE_VOLUME } from './pod-certificate.js';
 import { decide, type Decision } from './policy.js';
 import { rewriteProbes, type ProbeRewrite } from './probes.js';
 import { renderSidecar } from './render.js';
@@ -33,6 +34,7 @@ export function injectPod(input: unknown, namespace: string, config: InjectorCon
   const base = status ? uninject(input, status) : input;
   refuseNameClashes(base);
   const o = parseOverrides(base.metadata?.annotations, config);
+  if (o.mode === 'pod-certificate') return { decision, pod: withPodCertificate(base) };
   const probes: ProbeRewrite = o.rewriteAppHTTPProbers
     ? rewriteProbes(base.spec.containers)
     : { containers: base.spec.containers, probers: {}, originals: {} };
@@ -75,7 +77,22 @@ export function injectPod(input: unknown, namespace: string, config: InjectorCon
   return { decision, pod };
 }
 
-const OURS = new Set([INIT_CONTAINER, PROXY_CONTAINER, VOLUME_CERTS, VOLUME_TOKEN, VOLUME_CA_ROOT, VOLUME_PODINFO, VOLUME_WORKLOAD]);
+/** Identity without a sidecar: the podCertificate volume in every app container, and nothing else. */
+function withPodCertificate(base: Pod): Pod {
+  const { containers, mountsCreated } = mountPodCertificate(base.spec.containers);
+  const record: InjectionStatus = {
+    version: 1, initContainers: [], containers: [], volumes: [POD_CERTIFICATE_VOLUME.name],
+    created: base.spec.volumes === undefined ? ['volumes'] : [], defaultContainer: false, probes: {},
+    mode: 'pod-certificate', appMounts: [POD_CERTIFICATE_VOLUME.name], mountsCreated,
+  };
+  const annotations = extend(base.metadata?.annotations ?? {}, { [STATUS_ANNOTATION]: writeStatus(record) });
+  return extend(base, {
+    metadata: extend(base.metadata ?? {}, { annotations }),
+    spec: extend(base.spec, { containers, volumes: [...(base.spec.volumes ?? []), POD_CERTIFICATE_VOLUME] }),
+  });
+}
+
+const OURS = new Set([INIT_CONTAINER, PROXY_CONTAINER, VOLUME_CERTS, VOLUME_TOKEN, VOLUME_CA_ROOT, VOLUME_PODINFO, VOLUME_WORKLOAD, POD_CERTIFICATE_VOLUME.name]);
 
 /** A user's own `meshid-*` container or volume would be silently replaced; say so instead. */
 function refuseNameClashes(pod: Pod): void {

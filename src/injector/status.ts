@@ -2,6 +2,7 @@ import { MeshidError } from '../common/errors.js';
 import { DEFAULT_CONTAINER_ANNOTATION, STATUS_ANNOTATION } from './constants.js';
 import type { OriginalProbes } from './probes.js';
 import { restoreProbes } from './probes.js';
+import { unmountPodCertificate } from './pod-certificate.js';
 import { isObject, type ObjectMeta, type Pod } from './types.js';
 import { unshareWorkloadSocket } from './workload-socket.js';
 
@@ -17,6 +18,10 @@ export interface InjectionStatus {
   probes: OriginalProbes;
   /** App containers given the Workload API socket (absent in statuses written before it existed). */
   workloadSocket?: string[];
+  /** pod-certificate mode: volumes mounted into the app containers, and the containers whose volumeMounts injection created. */
+  mode?: 'pod-certificate';
+  appMounts?: string[];
+  mountsCreated?: string[];
 }
 
 export function writeStatus(s: InjectionStatus): string {
@@ -43,6 +48,7 @@ export function readStatus(pod: Pod): InjectionStatus | null {
   }
   if (!isObject(v.probes) || !Object.values(v.probes).every(isObject)) throw fail('has malformed probes');
   if (v.workloadSocket !== undefined && !names(v.workloadSocket)) throw fail('has a malformed workloadSocket list');
+  if ((v.appMounts !== undefined && !names(v.appMounts)) || (v.mountsCreated !== undefined && !names(v.mountsCreated))) throw fail('has malformed mounts');
   return { ...(v as unknown as InjectionStatus), defaultContainer: v.defaultContainer === true };
 }
 
@@ -51,7 +57,8 @@ export function uninject(pod: Pod, status: InjectionStatus): Pod {
   const spec = { ...pod.spec };
   const without = <T extends { name: string }>(list: T[] | undefined, names: string[]) => list?.filter((x) => !names.includes(x.name));
   spec.containers = unshareWorkloadSocket(restoreProbes(without(spec.containers, status.containers) ?? [], status.probes), status.workloadSocket);
-  spec.initContainers = without(spec.initContainers, status.initContainers);
+  if (status.appMounts?.length) spec.containers = unmountPodCertificate(spec.containers, status.appMounts, status.mountsCreated ?? []);
+  if (spec.initContainers) spec.initContainers = without(spec.initContainers, status.initContainers);
   spec.volumes = without(spec.volumes, status.volumes);
   for (const field of status.created) {
     if (spec[field]?.length === 0) delete spec[field];

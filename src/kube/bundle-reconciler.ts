@@ -31,6 +31,14 @@ export interface BundleProgress {
   namespaces: number;
   /** Of those, how many held exactly this bundle at the end of the last pass. */
   published: number;
+  /** Where the API has ClusterTrustBundles: whether the signer's bundle held exactly this at the end of the last pass. */
+  clusterTrustBundle?: boolean;
+}
+
+/** The one ClusterTrustBundle kept beside the ConfigMaps (cluster-trust-bundle.ts). */
+export interface TrustBundleObject {
+  sync(bundle: string): Promise<'current' | 'written' | 'moved'>;
+  describe(): string;
 }
 
 /**
@@ -47,6 +55,7 @@ export class BundleReconciler {
   private rerun = false;
   private timer: NodeJS.Timeout | undefined;
   private stops: Array<() => void> = [];
+  private clusterTrustBundle: TrustBundleObject | null = null;
 
   constructor(opts: BundleReconcilerOptions) {
     this.opts = {
@@ -59,6 +68,12 @@ export class BundleReconciler {
   setBundle(pem: string): void {
     if (pem === this.bundle) return;
     this.bundle = pem;
+    this.schedule();
+  }
+
+  /** Also keep this object equal to the bundle, from the next pass on. */
+  publishClusterTrustBundle(ctb: TrustBundleObject): void {
+    this.clusterTrustBundle = ctb;
     this.schedule();
   }
 
@@ -120,9 +135,24 @@ export class BundleReconciler {
     const { failed, moved } = await this.apply(writes, want);
     if (moved) this.rerun = true;
     const live = namespaces.filter((ns) => !ns.terminating).length;
-    this.last = { bundle, namespaces: live, published: countPublished(namespaces, published, want) + writes.length - failed };
+    const clusterTrustBundle = await this.syncClusterTrustBundle(bundle);
+    this.last = { bundle, namespaces: live, published: countPublished(namespaces, published, want) + writes.length - failed, ...clusterTrustBundle };
     if (writes.length) this.opts.log.info({ written: writes.length - failed, failed, namespaces: live }, 'trust bundle ConfigMaps reconciled');
     return this.progress();
+  }
+
+  private async syncClusterTrustBundle(bundle: string): Promise<{ clusterTrustBundle?: boolean }> {
+    const ctb = this.clusterTrustBundle;
+    if (!ctb) return {};
+    try {
+      const result = await ctb.sync(bundle);
+      if (result === 'moved') this.rerun = true;
+      if (result === 'written') this.opts.log.info({ object: ctb.describe() }, 'trust bundle ClusterTrustBundle reconciled');
+      return { clusterTrustBundle: result !== 'moved' };
+    } catch (err) {
+      this.opts.log.warn({ object: ctb.describe(), err: describeApiError(err) }, 'cannot write the trust bundle ClusterTrustBundle');
+      return { clusterTrustBundle: false };
+    }
   }
 
   /** `moved`: some write lost to a concurrent change, so another pass is due now rather than at the next resync. */

@@ -54,6 +54,17 @@ export function parseCsrDer(der: Uint8Array): ParsedCsr {
   return { publicKey, keyInfo, spkiDer, publicKeyBits: bits, sans: ext.sans, requestsCa: ext.requestsCa };
 }
 
+/**
+ * A bare subjectPublicKeyInfo (DER), such as a PodCertificateRequest's pkixPublicKey, under the same key
+ * policy as a CSR's, re-encoded canonically.
+ */
+export function parsePublicKeyDer(der: Uint8Array): Pick<ParsedCsr, 'publicKey' | 'keyInfo' | 'spkiDer' | 'publicKeyBits'> {
+  const spki = parseDer(Buffer.from(der.buffer, der.byteOffset, der.byteLength), 'the public key', CODE);
+  if (spki.tagClass !== asn1.Class.UNIVERSAL || spki.type !== asn1.Type.SEQUENCE) throw new MeshidError(CODE, 'the public key is not a subjectPublicKeyInfo SEQUENCE');
+  const { publicKey, keyInfo, bits, spkiDer } = importPublicKey(spki);
+  return { publicKey, keyInfo, spkiDer, publicKeyBits: bits };
+}
+
 function sequence(node: Asn1, what: string): Asn1 {
   if (node.tagClass !== asn1.Class.UNIVERSAL || node.type !== asn1.Type.SEQUENCE) throw new MeshidError(CODE, `${what} is not a SEQUENCE`);
   return node;

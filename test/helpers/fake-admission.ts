@@ -6,6 +6,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import jsonPatch from 'fast-json-patch';
 import { Pod } from 'kubernetes-models/v1/Pod';
+import { checkPodCertificateSources } from './pod-certificate-schema.js';
 import type { KubeObject } from './fake-kube-routes.js';
 import { CallError, callWebhook, type ServiceResolver, verifyResponse } from './webhook-call.js';
 import { type Hook, type MutatingWebhookConfiguration, orderedHooks, type RequestAttributes, webhookMatches } from './webhook-match.js';
@@ -80,6 +81,8 @@ export async function admitPodCreate(deps: AdmissionDeps, namespace: string, bod
   } catch (err) {
     return refuse(422, 'Invalid', `Pod "${pod.metadata.name}" is invalid: ${(err as Error).message}`);
   }
+  const podCertificate = checkPodCertificateSources(pod as { spec?: Record<string, unknown> });
+  if (podCertificate) return refuse(422, 'Invalid', `Pod "${pod.metadata.name}" is invalid: ${podCertificate}`);
   return { pod };
 }
 

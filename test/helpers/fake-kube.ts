@@ -3,7 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import jsonPatch from 'fast-json-patch';
 import { admitPodCreate, type UserInfo, type WebhookCall } from './fake-admission.js';
-import { belongs, discoveryDocument, type FieldFilter, groupOf, keyOf, KINDS, type KubeObject, NAMESPACE_NAME_LABEL, parseFieldSelector, parsePath, readBody, sendJson, sendStatus, type Target, undecodable, verbOf } from './fake-kube-routes.js';
+import { admitCertificatesWrite, refuseStatusResourceUpdate } from './fake-certificates.js';
+import {
+  apiDiscovery, belongs, discoveryDocument, type FieldFilter, groupOf, keyOf, KINDS, type KubeObject, NAMESPACE_NAME_LABEL, parseFieldSelector, parsePath, readBody, sendJson, sendStatus,
+  STATUS_SUBRESOURCE, type Target, undecodable, verbOf,
+} from './fake-kube-routes.js';
 import type { ServiceResolver } from './webhook-call.js';
 import type { MutatingWebhookConfiguration } from './webhook-match.js';
 
@@ -16,6 +20,8 @@ export interface RecordedCall {
   name?: string;
   /** For non-resource URLs such as /openid/v1/jwks. */
   path?: string;
+  /** certificates.k8s.io only: the API version called, which discovery chose. */
+  version?: string;
 }
 
 interface Watcher { target: Target; filter: FieldFilter; res: ServerResponse }
@@ -43,6 +49,10 @@ export class FakeKube {
   /** Every admission webhook call, in order. */
   readonly webhookCalls: WebhookCall[] = [];
   now: () => number = Date.now;
+  /** The versions served of resources that exist in several (discovery answers from this). */
+  served: Record<string, string[]> = { podcertificaterequests: ['v1beta1'], clustertrustbundles: ['v1beta1'] };
+  /** Accepted writes to each object's /status, by namespace/name: an answer given twice would show here. */
+  readonly statusWrites = new Map<string, number>();
   private readonly objects = new Map<string, KubeObject>();
   private readonly watchers = new Set<Watcher>();
   private readonly server: Server;
@@ -50,7 +60,7 @@ export class FakeKube {
   /** Recent events, so a watch from a resourceVersion replays what came after it, as the API server's watch cache does. */
   private readonly history: Array<{ rv: number; target: Target; type: string; obj: KubeObject }> = [];
   /** How many events the watch cache keeps; a watch from before them gets 410 Gone. */
-  historyLimit = 1000;
+  historyLimit = 100_000;
   private uids = 0;
 
   private constructor() {
@@ -134,17 +144,24 @@ export class FakeKube {
       const doc = discoveryDocument(url.pathname, this.oidc);
       return doc ? sendJson(res, 200, doc) : sendStatus(res, 404, 'NotFound', `no route for ${url.pathname}`);
     }
+    const discovery = apiDiscovery(url.pathname, (r) => this.versionsOf(r));
+    if (discovery || /^\/apis(\/[^/]+){0,2}\/?$/.test(url.pathname)) {
+      this.calls.push({ verb: 'get', group: '', resource: '', path: url.pathname });
+      return discovery ? sendJson(res, 200, discovery) : sendStatus(res, 404, 'NotFound', `the server could not find the requested resource`);
+    }
     const target = parsePath(url.pathname);
-    if (!target) return sendStatus(res, 404, 'NotFound', `no route for ${url.pathname}`);
+    if (!target || (target.group && !this.versionsOf(target.resource).includes(target.version!))) return sendStatus(res, 404, 'NotFound', `no route for ${url.pathname}`);
     const isWatch = url.searchParams.get('watch') === 'true';
     const filter = parseFieldSelector(url.searchParams.get('fieldSelector'), target.resource);
     if (typeof filter === 'string') return sendStatus(res, 400, 'BadRequest', filter);
     const verb = verbOf(req.method ?? 'GET', target, isWatch);
-    const call = { verb, group: target.group, resource: target.resource, namespace: target.namespace, name: target.name ?? filter.name };
-    this.calls.push(call);
-    this.beforeCall(call);
-    if (this.missing.has(target.resource)) return sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
-    if (this.forbid(call)) return sendStatus(res, 403, 'Forbidden', `${target.resource} is forbidden: User "meshid" cannot ${verb} resource "${target.resource}"`);
+    const resource = target.subresource ? `${target.resource}/${target.subresource}` : target.resource;
+    const call = { verb, group: target.group, resource, namespace: target.namespace, name: target.name ?? filter.name, ...(target.group === 'certificates.k8s.io' ? { version: target.version } : {}) };
+    if (this.missing.has(target.resource)) {
+      this.calls.push(call);
+      return sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
+    }
+    if (!this.authorize(call)) return sendStatus(res, 403, 'Forbidden', `${resource} is forbidden: User "meshid" cannot ${verb} resource "${resource}"`);
 
     if (target.resource === 'tokenreviews') return this.review(JSON.parse(body), res);
     const key = keyOf(target);
@@ -161,8 +178,9 @@ export class FakeKube {
         const obj = JSON.parse(body) as KubeObject;
         if (target.resource === 'pods') return this.createPod(target, obj, url, res);
         const created = { ...target, name: obj.metadata.name, namespace: target.namespace };
-        const bad = undecodable(target, obj);
-        if (bad) return sendStatus(res, 400, 'BadRequest', bad);
+        const bad = undecodable(target, obj) ?? this.certificatesCheck(target, obj);
+        if (bad === 'forbidden') return sendStatus(res, 403, 'Forbidden', `User "meshid" cannot attest for signer ${String((obj.spec as { signerName?: string })?.signerName)}`);
+        if (bad) return sendStatus(res, target.group === 'certificates.k8s.io' ? 422 : 400, target.group === 'certificates.k8s.io' ? 'Invalid' : 'BadRequest', bad);
         if (this.objects.has(keyOf(created))) return sendStatus(res, 409, 'AlreadyExists', `${target.resource} "${obj.metadata.name}" already exists`);
         return sendJson(res, 201, this.store(created, obj, 'ADDED'));
       }
@@ -171,8 +189,10 @@ export class FakeKube {
         const obj = JSON.parse(body) as KubeObject;
         const sent = obj.metadata.resourceVersion;
         if (sent && sent !== existing.metadata.resourceVersion) return this.staleConflict(res, target);
-        const bad = undecodable(target, obj);
-        if (bad) return sendStatus(res, 400, 'BadRequest', bad);
+        if (STATUS_SUBRESOURCE.has(target.resource)) return this.updateWithStatus(target, existing, obj, res);
+        const bad = undecodable(target, obj) ?? this.certificatesCheck(target, obj);
+        if (bad === 'forbidden') return sendStatus(res, 403, 'Forbidden', `User "meshid" cannot attest for signer ${String((obj.spec as { signerName?: string })?.signerName)}`);
+        if (bad) return sendStatus(res, target.group === 'certificates.k8s.io' ? 422 : 400, target.group === 'certificates.k8s.io' ? 'Invalid' : 'BadRequest', bad);
         return sendJson(res, 200, this.store(target, obj, 'MODIFIED'));
       }
       case 'patch': {
@@ -227,6 +247,7 @@ export class FakeKube {
         ...(target.resource === 'namespaces' ? { labels: { ...(obj.metadata.labels as object), [NAMESPACE_NAME_LABEL]: target.name! } } : {}),
         name: target.name!,
         ...(target.namespace ? { namespace: target.namespace } : {}),
+        ...(target.group === 'certificates.k8s.io' ? { creationTimestamp: prior?.metadata.creationTimestamp ?? obj.metadata.creationTimestamp ?? new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}),
         uid: prior?.metadata.uid ?? obj.metadata.uid ?? `uid-${++this.uids}`,
         resourceVersion: String(++this.rv),
       },
@@ -272,6 +293,31 @@ export class FakeKube {
         w.res.write(`${JSON.stringify({ type, object: obj })}\n`);
       }
     }
+  }
+
+  /** Records the call and answers whether RBAC allows it. */
+  private authorize(call: RecordedCall): boolean {
+    this.calls.push(call);
+    this.beforeCall(call);
+    return !this.forbid(call);
+  }
+
+  private versionsOf(resource: string): readonly string[] {
+    return this.served[resource] ?? [KINDS[resource]?.apiVersion.split('/')[1] ?? 'v1'];
+  }
+
+  private certificatesCheck(target: Target, obj: KubeObject): string | undefined {
+    return admitCertificatesWrite(target.resource, obj, (c) => this.authorize(c));
+  }
+
+  /** Spec through the resource, status only through /status, as with the real subresource. */
+  private updateWithStatus(target: Target, existing: KubeObject, obj: KubeObject, res: ServerResponse): void {
+    const refused = refuseStatusResourceUpdate(target, existing, obj, (c) => this.authorize(c));
+    if (refused) return sendStatus(res, refused.code, refused.reason, refused.message);
+    if (!target.subresource) return sendJson(res, 200, this.store(target, { ...obj, status: existing.status }, 'MODIFIED'));
+    const key = `${target.namespace}/${target.name}`;
+    this.statusWrites.set(key, (this.statusWrites.get(key) ?? 0) + 1);
+    sendJson(res, 200, this.store(target, { ...existing, status: obj.status }, 'MODIFIED'));
   }
 
   private async review(body: { spec?: { token?: string; audiences?: string[] } }, res: ServerResponse): Promise<void> {

@@ -11,6 +11,7 @@ import { startControlPlaneProcess, type ControlPlaneProcess } from './control-pl
 import { ImageRegistry } from './images.js';
 import { PodRun } from './kubelet.js';
 import { PodNetwork, type NetHost } from './network.js';
+import { podCertificateIssuer } from './pod-certificates.js';
 import { STATE_FILE } from './programs/standin/state-file.js';
 import { spawnInNamespace } from './test-host.js';
 
@@ -77,6 +78,7 @@ export async function startHarness(t: TestContext, o: { serveArgs?: string[] } =
         sources: {
           configMap: (ns, name) => fake.get('configmaps', ns, name)?.data as Record<string, string> | undefined,
           token: (req) => cluster.token(req),
+          podCertificate: podCertificateIssuer(fake.kubeConfig()),
         },
         reportStatus: (p) => fake.put('pods', p as never),
       });

@@ -1,10 +1,13 @@
 import { chmod, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { IssuedCredential, PodCertificateIssuer, PodCertificateSource } from './pod-certificates.js';
 
 /** Where the kubelet gets what volumes need from the cluster: the API's objects and the token issuer. */
 export interface VolumeSources {
   configMap(namespace: string, name: string): Record<string, string> | undefined;
   token(o: { namespace: string; serviceAccount: string; pod: { name: string; uid: string }; audience: string; expirationSeconds: number }): Promise<string>;
+  /** podCertificate sources: a PodCertificateRequest through the API (pod-certificates.ts). */
+  podCertificate?: PodCertificateIssuer;
 }
 
 type Pod = Record<string, any>;
@@ -14,12 +17,14 @@ type Pod = Record<string, any>;
  * ConfigMap and projected volumes written with the kubelet's atomic writer layout (a timestamped directory, a
  * `..data` link swapped in one rename, one link per key), so readers never see half an update; the
  * ServiceAccount token minted for the pod with the audience and expiry the spec asks and replaced at 80% of its
- * life; ConfigMaps re-read as the kubelet's sync does and rewritten when they change.
+ * life; a podCertificate source's key and chain from a PodCertificateRequest, asked again at its beginRefreshAt;
+ * ConfigMaps re-read as the kubelet's sync does and rewritten when they change.
  */
 export class PodVolumes {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly written = new Map<string, string>();
   private readonly tokens = new Map<string, { token: string; renewAt: number }>();
+  private readonly credentials = new Map<string, IssuedCredential>();
   private stopped = false;
 
   constructor(private readonly pod: Pod, private readonly root: string, private readonly sources: VolumeSources) {}
@@ -76,9 +81,22 @@ export class PodVolumes {
         if (!data) return undefined;
         for (const item of s.configMap.items ?? Object.keys(data).map((key) => ({ key, path: key }))) out[item.path] = data[item.key]!;
       } else if (s.downwardAPI) Object.assign(out, downward(this.pod, s.downwardAPI.items));
+      else if (s.podCertificate) Object.assign(out, await this.podCertificate(v.name, s.podCertificate));
       else throw new Error(`volume ${v.name}: unsupported projected source ${Object.keys(s).join(',')}`);
     }
     return out;
+  }
+
+  private async podCertificate(volume: string, source: Pod): Promise<Record<string, string>> {
+    const key = `${volume}|${JSON.stringify(source)}`;
+    const held = this.credentials.get(key);
+    if (held && Date.now() < held.refreshAt) return held.files;
+    if (!this.sources.podCertificate) throw new Error(`volume ${volume}: a podCertificate source needs the harness's PodCertificateRequest step`);
+    const issued = await this.sources.podCertificate({
+      namespace: this.pod.metadata.namespace, pod: { name: this.pod.metadata.name, uid: this.pod.metadata.uid }, serviceAccount: this.pod.spec.serviceAccountName ?? 'default', source: source as PodCertificateSource,
+    });
+    this.credentials.set(key, issued);
+    return issued.files;
   }
 
   private async token(s: { audience?: string; expirationSeconds?: number; path: string }): Promise<string> {
