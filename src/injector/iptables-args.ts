@@ -9,15 +9,15 @@ import { parseCidrList, parsePort, parsePortList, type Cidr, type ListOrAll, typ
  * and the command (which reads them back), so the two cannot drift apart.
  */
 export const IPTABLES_FLAGS = {
-  'proxy-uid': { type: 'string' },
-  'inbound-port': { type: 'string' },
-  'outbound-port': { type: 'string' },
-  'include-inbound-ports': { type: 'string' },
-  'exclude-inbound-ports': { type: 'string' },
-  'include-outbound-ports': { type: 'string' },
-  'exclude-outbound-ports': { type: 'string' },
-  'include-outbound-ip-ranges': { type: 'string' },
-  'exclude-outbound-ip-ranges': { type: 'string' },
+  'proxy-uid': { type: 'string', arg: 'UID', help: 'the proxy\'s uid, whose traffic is never redirected outbound (default 1337)' },
+  'inbound-port': { type: 'string', arg: 'PORT', help: `where inbound traffic is redirected (default ${PORT_INBOUND})` },
+  'outbound-port': { type: 'string', arg: 'PORT', help: `where outbound traffic is redirected (default ${PORT_OUTBOUND})` },
+  'include-inbound-ports': { type: 'string', arg: '*|P,..', help: 'inbound ports to redirect (default *: all)' },
+  'exclude-inbound-ports': { type: 'string', arg: 'P,..', help: 'inbound ports never redirected' },
+  'include-outbound-ports': { type: 'string', arg: 'P,..', help: 'outbound ports redirected whatever the destination' },
+  'exclude-outbound-ports': { type: 'string', arg: 'P,..', help: 'outbound ports never redirected' },
+  'include-outbound-ip-ranges': { type: 'string', arg: '*|CIDR,..', help: 'outbound destinations to redirect (default *: all)' },
+  'exclude-outbound-ip-ranges': { type: 'string', arg: 'CIDR,..', help: 'outbound destinations never redirected' },
 } as const;
 
 type Flag = keyof typeof IPTABLES_FLAGS;
