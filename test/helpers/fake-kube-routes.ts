@@ -10,6 +10,7 @@ export const KINDS: Record<string, { kind: string; apiVersion: string }> = {
   configmaps: { kind: 'ConfigMap', apiVersion: 'v1' },
   pods: { kind: 'Pod', apiVersion: 'v1' },
   leases: { kind: 'Lease', apiVersion: 'coordination.k8s.io/v1' },
+  deployments: { kind: 'Deployment', apiVersion: 'apps/v1' },
   mutatingwebhookconfigurations: { kind: 'MutatingWebhookConfiguration', apiVersion: 'admissionregistration.k8s.io/v1' },
 };
 /** The label the API server puts on every Namespace. */
