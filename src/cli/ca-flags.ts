@@ -1,5 +1,6 @@
 import { SERVE_DEFAULTS } from '../controlplane/config.js';
 import { flagHelp, type FlagTable } from './flags.js';
+import { OUTPUT_FLAG } from './output.js';
 
 /** Where the CA is: a data directory, or the cluster. */
 const STORE_FLAGS = {
@@ -10,7 +11,7 @@ const STORE_FLAGS = {
 } as const satisfies FlagTable;
 
 export const CA_SUBCOMMANDS = {
-  status: { summary: 'the trusted roots, the signing CA, the rotation phase and expiries', flags: STORE_FLAGS },
+  status: { summary: 'the trusted roots, the signing CA, the rotation phase and expiries', flags: { ...STORE_FLAGS, ...OUTPUT_FLAG } },
   'rotate-root': {
     summary: 'start a staged root rotation (or report the one in progress)',
     flags: { wait: { type: 'boolean', help: 'follow the rotation to its end (with --cluster, with how many namespaces hold the new bundle)' }, ...STORE_FLAGS },

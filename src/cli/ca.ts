@@ -3,6 +3,7 @@ import { FileCaStore } from '../ca/file-store.js';
 import { loadCaMaterial } from '../ca/material.js';
 import { rotateRoot } from '../ca/rotation/operator.js';
 import { awaitsPublication, caStatusRows, formatRotationStatus, formatTable, rotationStatus, type PublicationProgress } from '../ca/status.js';
+import { caStatusReport } from '../ca/status-report.js';
 import { PLUGIN_FILES, type CaStore } from '../ca/store.js';
 import { checkDataDir } from '../common/data-dir.js';
 import { SERVE_DEFAULTS } from '../controlplane/config.js';
@@ -11,6 +12,7 @@ import { validateNamespace } from '../pki/spiffe.js';
 import { CA_SUBCOMMANDS, CA_USAGE, caSubcommandUsage } from './ca-flags.js';
 import { closest } from './did-you-mean.js';
 import { parseTable, UsageError } from './flags.js';
+import { outputFormat, render } from './output.js';
 import type { Io } from './run.js';
 
 export async function caCommand(argv: string[], io: Io): Promise<number> {
@@ -31,17 +33,19 @@ async function statusCommand(argv: string[], io: Io): Promise<number> {
     io.stdout(`${caSubcommandUsage('status')}\n`);
     return 0;
   }
+  const format = outputFormat(values.output);
   const { store, publication } = await openStore(values);
   const stored = await store.read();
   if (!stored) {
     const start = values.cluster ? 'deploy the control plane (meshid serve) in the cluster' : `start "meshid serve --local --data-dir ${store.describe()}"`;
     throw new Error(`no CA material in ${store.describe()}; ${start} first`);
   }
-  const material = loadCaMaterial(stored.files, Date.now());
-  io.stdout(formatTable(caStatusRows(material, Date.now()).map((r) => ({ ...r }))));
+  const now = Date.now();
+  const material = loadCaMaterial(stored.files, now);
   const rotation = rotationStatus(stored.files);
   const reached = publication && awaitsPublication(rotation) ? await publication(stored.files[PLUGIN_FILES.roots] ?? '') : undefined;
-  io.stdout(`${formatRotationStatus(rotation, Date.now(), reached)}\n`);
+  io.stdout(render(caStatusReport(store.describe(), material, rotation, now, reached), format,
+    () => `${formatTable(caStatusRows(material, now).map((r) => ({ ...r })))}${formatRotationStatus(rotation, now, reached)}\n`));
   return 0;
 }
 

@@ -44,6 +44,12 @@ export const COMMANDS: Record<string, CommandEntry> = {
     flags: async () => (await import('./ca-flags.js')).CA_SUBCOMMANDS,
     subcommands: true,
   },
+  svid: {
+    summary: 'show: the SVID an agent holds, from its files or its SDS socket',
+    run: async (argv, io) => (await import('./svid.js')).svidCommand(argv, io),
+    flags: async () => (await import('./svid-flags.js')).SVID_SUBCOMMANDS,
+    subcommands: true,
+  },
   version: {
     summary: 'the CLI\'s and Node\'s versions (with --cluster, the control plane\'s too)',
     run: async (argv, io) => (await import('./version.js')).versionCommand(argv, io),

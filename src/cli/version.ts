@@ -2,8 +2,9 @@ import { meshidVersion } from '../common/version.js';
 import { flagHelp, parseTable, UsageError } from './flags.js';
 import type { Io } from './run.js';
 import { VERSION_FLAGS } from './version-flags.js';
+import { outputFormat, render } from './output.js';
 
-const USAGE = `usage: meshid version [--cluster [--kubeconfig FILE] [--namespace NS]] [-o text|json]
+const USAGE = `usage: meshid version [--cluster [--kubeconfig FILE] [--namespace NS]] [-o text|json|yaml]
 
 The CLI's version and the Node.js it runs on; with --cluster also the control plane's, read from the image
 of its Deployment (no route to the control plane needed, only "get deployments" in its namespace).
@@ -22,15 +23,14 @@ export async function versionCommand(argv: string[], io: Io): Promise<number> {
     io.stdout(`${USAGE}\n`);
     return 0;
   }
-  const output = v.output ?? 'text';
-  if (output !== 'text' && output !== 'json') throw new UsageError(`-o "${output.slice(0, 32)}" is not an output format; use text or json`);
+  const format = outputFormat(v.output);
   if (!v.cluster && (v.kubeconfig !== undefined || v.namespace !== undefined)) throw new UsageError('--kubeconfig and --namespace need --cluster');
   const report: VersionReport = { cli: meshidVersion(), node: process.versions.node };
   if (v.cluster) {
     const { controlPlaneVersion } = await import('../kube/control-plane-version.js');
     report.controlPlane = await controlPlaneVersion({ kubeconfig: v.kubeconfig, namespace: v.namespace });
   }
-  io.stdout(output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatVersion(report));
+  io.stdout(render(report, format, () => formatVersion(report)));
   return 0;
 }
 
