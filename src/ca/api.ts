@@ -99,6 +99,7 @@ export function registerCaApi(app: FastifyInstance, deps: CaApiDeps): void {
         req.meshidCaller = `spiffe://${deps.trustDomain}/ns/${caller.namespace}/sa/${caller.serviceAccount}`;
         const ca = deps.authority.current();
         const issued = issueWorkloadCertificate(req.body, caller, { ca, trustDomain: deps.trustDomain, ttl: deps.ttl, now: deps.clock.now(), random });
+        await recordIssued(deps.authority, ca, issued);
         issuedCount.inc();
         audit.info({ event: 'certificate_issued', spiffeId: issued.spiffeId, serial: issued.serial, expiresAt: issued.expiresAt, result: 'issued' }, 'issued');
         let fragments = json.get(ca);
@@ -110,6 +111,15 @@ export function registerCaApi(app: FastifyInstance, deps: CaApiDeps): void {
       },
     );
   });
+}
+
+/** Root rotation must know of the leaf before anyone holds it; a store that cannot say so is the CA not being ready. */
+async function recordIssued(authority: CertificateAuthority, ca: CaMaterial, issued: IssuedCertificate): Promise<void> {
+  try {
+    await authority.recordIssued(ca, Date.parse(issued.expiresAt));
+  } catch (err) {
+    throw new MeshidError('ca_not_ready', `cannot record the issued certificate in the CA store (${(err as Error).message.split('\n')[0]}); retry`, 503);
+  }
 }
 
 /** The CA's part of every response (chain after the leaf, trust bundle), JSON-encoded once per CA material. */
