@@ -82,8 +82,8 @@ export function otherLeavesExpireBy(files: CaFiles, current: string, maxTtlMs: n
 }
 
 /**
- * One replica's side: covers each leaf before it is returned. Writes ahead by `aheadMs`, so a steady stream
- * of issuance costs about one store write per `aheadMs`, and concurrent requests share the write.
+ * One replica's side: covers each leaf before it is returned. Writes ahead by up to `aheadMs`, so a steady
+ * stream of issuance costs about one store write per `aheadMs`, and concurrent requests share the write.
  */
 export class LeafHorizonRecorder {
   private readonly covered = new Map<string, number>();
@@ -92,8 +92,10 @@ export class LeafHorizonRecorder {
   constructor(private readonly o: { store: CaStore; clock: Clock; aheadMs: number; onWritten(stored: StoredCaFiles): void }) {}
 
   async cover(fingerprint: string, notAfter: number): Promise<void> {
+    // A tenth of the leaf's life at most, so that short-lived demo leaves do not hold a retire back by a minute.
+    const ahead = Math.min(this.o.aheadMs, Math.max(0, (notAfter - this.o.clock.now()) / 10));
     while ((this.covered.get(fingerprint) ?? -Infinity) < notAfter) {
-      if (!this.pending) this.pending = this.persist(fingerprint, notAfter + this.o.aheadMs).finally(() => { this.pending = null; });
+      if (!this.pending) this.pending = this.persist(fingerprint, Math.ceil(notAfter + ahead)).finally(() => { this.pending = null; });
       await this.pending;
     }
   }

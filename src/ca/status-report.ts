@@ -24,6 +24,8 @@ export interface CaStatusReport {
     id: string | null;
     waitingFor: string;
     until: string | null;
+    /** Once activated: when the old root is expected to leave the bundle. */
+    retireExpectedAt: string | null;
     /** Cluster mode, while the phase waits for the bundle to reach every namespace. */
     publication: PublicationProgress | null;
   };
@@ -49,6 +51,7 @@ export function caStatusReport(store: string, m: CaMaterial, rotation: RotationS
       id: rotation.id ?? null,
       waitingFor: rotation.waitingFor,
       until: rotation.until === null ? null : new Date(rotation.until).toISOString(),
+      retireExpectedAt: rotation.retireAt === undefined ? null : new Date(rotation.retireAt).toISOString(),
       publication: publication ?? null,
     },
   };

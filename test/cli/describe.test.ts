@@ -79,7 +79,7 @@ test('ca status -o json and -o yaml give the same report with stable field names
   assert.deepEqual(json.certificates.map((c: { role: string; active: boolean }) => [c.role, c.active]), [['root', true], ['signing', true]]);
   const root = new X509Certificate(await readFile(join(data, 'root-cert.pem')));
   assert.equal(json.certificates[0].fingerprintSha256, root.fingerprint256);
-  assert.deepEqual(json.rotation, { phase: 'idle', id: null, waitingFor: 'no rotation has run', until: null, publication: null });
+  assert.deepEqual(json.rotation, { phase: 'idle', id: null, waitingFor: 'no rotation has run', until: null, retireExpectedAt: null, publication: null });
 
   assert.equal((await meshid(['ca', 'rotate-root', '--data-dir', data])).code, 0);
   let preparing;
