@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { APP_PROBES_ENV } from '../common/app-probes-env.js';
-import { parseDuration } from '../common/duration.js';
+import { formatDuration, parseDuration } from '../common/duration.js';
 import { createLogger } from '../common/log.js';
 import { resolveLogOptions, type LogOptions } from '../common/log-options.js';
 import { POD_ENV } from '../common/pod-contract.js';
@@ -9,7 +9,6 @@ import { startAgent, fetchOnce } from '../agent/agent.js';
 import { AGENT_DEFAULTS, type AgentConfig } from '../agent/config.js';
 import { renewalPolicyForGraceRatio, type RenewalPolicy } from '../agent/rotation.js';
 import { MIN_CERT_TTL_MS } from '../ca/ttl.js';
-import { formatDuration } from '../common/duration.js';
 import { AGENT_FLAGS, AGENT_USAGE } from './agent-flags.js';
 import { parseTable, UsageError } from './flags.js';
 
