@@ -8,7 +8,7 @@ import { build } from 'esbuild';
 
 const outDir = process.argv[2] ?? 'dist';
 // Syntax is lowered for the oldest Node that package.json's `engines` admits, so the two cannot drift apart.
-const { engines } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+const { engines, version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const minNode = /^>=(\d+)$/.exec(engines.node)?.[1];
 if (!minNode) throw new Error(`package.json engines.node must read ">=MAJOR", not ${JSON.stringify(engines.node)}`);
 const bin = join(outDir, 'bin');
@@ -25,6 +25,8 @@ await build({
   // CommonJS dependencies (grpc-js, pino, forge) call require() for node's built-in modules; an ES module
   // has no require of its own.
   banner: { js: "import { createRequire as meshidCreateRequire } from 'node:module'; const require = meshidCreateRequire(import.meta.url);" },
+  // `meshid version` names the build: the image ships dist/bin without package.json.
+  define: { MESHID_BUILD_VERSION: JSON.stringify(version) },
   logLevel: 'warning',
 });
 chmodSync(join(bin, 'meshid.mjs'), 0o755);

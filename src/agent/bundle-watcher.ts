@@ -36,10 +36,14 @@ export class BundleWatcher {
       return; // absent until the volume is populated; the CA's answers still carry the bundle
     }
     if (text === this.last) return;
+    const first = this.last === '';
     this.last = text;
     try {
       const roots = splitCertificates(text, this.o.file);
-      if (this.o.store.setBundle(roots)) this.o.logger.info({ file: this.o.file, roots: roots.length }, 'trust bundle changed; pushing ROOTCA');
+      if (!this.o.store.setBundle(roots)) return;
+      // The first read is the bundle the agent starts with, not a rotation: only later differences are news.
+      if (first) this.o.logger.debug({ file: this.o.file, roots: roots.length }, 'trust bundle loaded');
+      else this.o.logger.info({ file: this.o.file, roots: roots.length }, 'trust bundle changed; pushing ROOTCA');
     } catch (err) {
       this.o.logger.warn({ file: this.o.file }, `ignoring the trust bundle file: ${(err as Error).message}`);
     }

@@ -5,7 +5,7 @@ import { classifyError, parseJsonBody } from '../common/http-errors.js';
 import { fieldByFieldLogger, type Logger } from '../common/log.js';
 import { decorateStartTime, markStart, secondsSinceStart } from '../common/request-timer.js';
 import { workloadSpiffeId } from '../pki/spiffe.js';
-import type { CertificateAuthority } from './authority.js';
+import { recordIssued, type CertificateAuthority } from './authority.js';
 import { bearerToken } from './auth/bearer.js';
 import type { TokenVerifier } from './auth/verifier.js';
 import { issueWorkloadCertificate, type IssueRequest, type IssuedCertificate } from './issue.js';
@@ -102,6 +102,7 @@ export function registerCaApi(app: FastifyInstance, deps: CaApiDeps): void {
         req.meshidCaller = workloadSpiffeId({ trustDomain: deps.trustDomain, namespace: caller.namespace, serviceAccount: caller.serviceAccount });
         const ca = deps.authority.current();
         const issued = issueWorkloadCertificate(req.body, caller, { ca, trustDomain: deps.trustDomain, ttl: deps.ttl, now: deps.clock.now(), random });
+        await recordIssued(deps.authority, ca, Date.parse(issued.expiresAt));
         issuedCount.inc();
         audit.info({ event: 'certificate_issued', spiffeId: issued.spiffeId, serial: issued.serial, expiresAt: issued.expiresAt, result: 'issued' }, 'issued');
         let fragments = json.get(ca);

@@ -74,6 +74,8 @@ export interface RotationStatus {
   waitingFor: string;
   /** When the wait ends, if it is a matter of time; ms since epoch. */
   until: number | null;
+  /** Once activated: when the old root leaves the bundle (its CA's last recorded leaf has expired, plus a margin). */
+  retireAt?: number;
 }
 
 /** The rotation as an operator reads it. Reads only the stored files: deadlines are recorded in rotation.json. */
@@ -96,7 +98,7 @@ export function rotationStatus(files: CaFiles): RotationStatus {
         ? { ...base, waitingFor: 'the trust bundle with the new root to be published everywhere', until: null }
         : { ...base, waitingFor: 'the bundle propagation delay, then the new CA signs', until: s.activateAt };
     case 'activate':
-      return { ...base, waitingFor: 'leaves signed by the old CA to expire, then the old root is retired', until: s.retireAt ?? null };
+      return { ...base, waitingFor: 'leaves signed by the old CA to expire, then the old root is retired', until: s.retireAt ?? null, retireAt: s.retireAt };
     case 'retire':
       return { ...base, waitingFor: 'the trust bundle without the old root to be published everywhere', until: null };
   }
@@ -116,7 +118,8 @@ export function awaitsPublication(r: RotationStatus): boolean {
 export function formatRotationStatus(r: RotationStatus, now: number, publication?: PublicationProgress): string {
   const left = r.until === null ? '' : `, ${formatLeft(r.until - now)} left`;
   const reached = publication ? ` (${publication.published}/${publication.namespaces} namespaces have it)` : '';
-  return `rotation: ${r.phase}${r.id ? ` (${r.id})` : ''}: ${r.waitingFor}${reached}${left}`;
+  const retire = r.retireAt === undefined ? '' : `; retire expected at ${new Date(r.retireAt).toISOString()}`;
+  return `rotation: ${r.phase}${r.id ? ` (${r.id})` : ''}: ${r.waitingFor}${reached}${left}${retire}`;
 }
 
 function formatLeft(ms: number): string {

@@ -1,75 +1,22 @@
 import { isIP } from 'node:net';
-import { parseArgs } from 'node:util';
 import { APP_PROBES_ENV } from '../common/app-probes-env.js';
 import { formatDuration, parseDuration } from '../common/duration.js';
 import { createLogger } from '../common/log.js';
-import { POD_ENV, VIEW_FILE } from '../common/pod-contract.js';
+import { resolveLogOptions, type LogOptions } from '../common/log-options.js';
+import { POD_ENV } from '../common/pod-contract.js';
 import { validateNamespace, validateServiceAccount, validateTrustDomain } from '../pki/spiffe.js';
 import { startAgent, fetchOnce } from '../agent/agent.js';
 import { AGENT_DEFAULTS, type AgentConfig } from '../agent/config.js';
-import { DEFAULT_RENEWAL, renewalPolicyForGraceRatio, type RenewalPolicy } from '../agent/rotation.js';
+import { renewalPolicyForGraceRatio, type RenewalPolicy } from '../agent/rotation.js';
+import { MIN_CERT_TTL_MS } from '../ca/ttl.js';
+import { AGENT_FLAGS, AGENT_USAGE } from './agent-flags.js';
+import { parseTable, UsageError } from './flags.js';
 
-export const AGENT_USAGE = `Usage: meshid agent [options]
-
-The workload agent: fetches this pod's SPIFFE SVID from the meshid CA, serves it to Envoy over SDS and
-to the pod's apps over the SPIFFE Workload API, renews it before expiry and follows root rotation.
-
-  --once                   fetch one SVID, write it to --out-dir, and exit
-  --once-timeout DURATION  with --once: keep retrying a CA that is down or not yet trusted this long
-                           before exiting non-zero (default ${AGENT_DEFAULTS.onceTimeout})
-  --out-dir DIR            also write cert-chain.pem, key.pem (0600) and root-cert.pem to DIR
-  --sds-socket PATH        SDS Unix socket (default ${AGENT_DEFAULTS.sdsSocket})
-  --workload-socket PATH   SPIFFE Workload API Unix socket (default ${AGENT_DEFAULTS.workloadSocket})
-  --ca-addr URL            CA address, https://host:port or host:port (env ${POD_ENV.caAddr})
-  --ca-root FILE           trust bundle the CA is verified with (default ${AGENT_DEFAULTS.caRootFile})
-  --token-file FILE        projected ServiceAccount token (default ${AGENT_DEFAULTS.tokenFile})
-  --namespace NS           pod namespace (env ${POD_ENV.namespace})
-  --service-account SA     pod service account (env ${POD_ENV.serviceAccount})
-  --trust-domain TD        SPIFFE trust domain (env ${POD_ENV.trustDomain}, default ${AGENT_DEFAULTS.trustDomain})
-  --cert-ttl DURATION      requested certificate lifetime, e.g. 1h (at least 10s; default: the CA's)
-  --grace-period-ratio R   renew once less than R of the certificate's life is left, 0 < R < 1
-                           (env ${POD_ENV.graceRatio}, default ${1 - DEFAULT_RENEWAL.fraction})
-  --status-port N          /metrics and app probes (default ${AGENT_DEFAULTS.statusPort}; 0 = any free port)
-  --health-port N          /healthz/ready (default ${AGENT_DEFAULTS.healthPort}; 0 = any free port)
-  --envoy-binary PATH      start and supervise Envoy with the generated bootstrap (env ${POD_ENV.envoyBinary})
-  --envoy-config PATH      where the bootstrap is written (default ${AGENT_DEFAULTS.envoyConfigPath})
-  --bundle-poll-interval DURATION
-                           how often --ca-root is re-read for a changed trust bundle (default
-                           ${formatDuration(AGENT_DEFAULTS.bundlePollMs)}; keep it below serve's --bundle-propagation-delay)
-  --pod-name NAME          this pod (env ${POD_ENV.podName}): when known, the agent follows the pod's mesh view
-                           from the control plane and writes it to ${VIEW_FILE} beside the SDS socket
-
-Env ${POD_ENV.podIps} (the pod's IPs, comma-separated): when one is IPv6, Envoy also listens on [::].
-Env ${APP_PROBES_ENV}: the app probes the injector rewrote to /app-health/ on the status port.
-  -h, --help               this text
-`;
-
-const OPTIONS = {
-  once: { type: 'boolean' },
-  'once-timeout': { type: 'string' },
-  'out-dir': { type: 'string' },
-  'sds-socket': { type: 'string' },
-  'workload-socket': { type: 'string' },
-  'ca-addr': { type: 'string' },
-  'ca-root': { type: 'string' },
-  'token-file': { type: 'string' },
-  namespace: { type: 'string' },
-  'service-account': { type: 'string' },
-  'trust-domain': { type: 'string' },
-  'cert-ttl': { type: 'string' },
-  'grace-period-ratio': { type: 'string' },
-  'status-port': { type: 'string' },
-  'health-port': { type: 'string' },
-  'envoy-binary': { type: 'string' },
-  'envoy-config': { type: 'string' },
-  'bundle-poll-interval': { type: 'string' },
-  'pod-name': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+export { AGENT_USAGE };
 
 /** Flags and env into a validated AgentConfig; every wrong value is reported at once, each on its own line. */
-export function parseAgentConfig(argv: string[], env: NodeJS.ProcessEnv): { config: AgentConfig; once: boolean } | { help: true } {
-  const { values: v } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
+export function parseAgentConfig(argv: string[], env: NodeJS.ProcessEnv, isTty = false): { config: AgentConfig; once: boolean; log: LogOptions } | { help: true } {
+  const v = parseTable(argv, AGENT_FLAGS, 'agent');
   if (v.help) return { help: true };
   const problems: string[] = [];
   const check = <T>(fn: () => T, fallback: T): T => {
@@ -92,11 +39,13 @@ export function parseAgentConfig(argv: string[], env: NodeJS.ProcessEnv): { conf
   const podName = check(() => podNameOf(v['pod-name'] ?? env[POD_ENV.podName]), undefined);
   const statusPort = check(() => portOf(v['status-port'], AGENT_DEFAULTS.statusPort, '--status-port'), 0);
   const healthPort = check(() => portOf(v['health-port'], AGENT_DEFAULTS.healthPort, '--health-port'), 0);
+  const log = check(() => resolveLogOptions(v, env, isTty), { level: 'info', format: 'json' } as LogOptions);
   if (v['once-timeout'] !== undefined && !v.once) problems.push('--once-timeout only applies with --once');
   if (v.once && !v['out-dir']) problems.push('--once needs --out-dir: it writes the SVID there and exits');
   if (problems.length > 0) throw new Error(problems.join('\n'));
   return {
     once: v.once === true,
+    log,
     config: {
       caUrl, namespace, serviceAccount, trustDomain, certTtlSeconds, statusPort, healthPort, podIps, onceTimeoutMs,
       caRootFile: v['ca-root'] ?? AGENT_DEFAULTS.caRootFile,
@@ -119,8 +68,9 @@ export function parseAgentConfig(argv: string[], env: NodeJS.ProcessEnv): { conf
 export async function runAgentCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let parsed: ReturnType<typeof parseAgentConfig>;
   try {
-    parsed = parseAgentConfig(argv, env);
+    parsed = parseAgentConfig(argv, env, process.stderr.isTTY === true);
   } catch (err) {
+    if (err instanceof UsageError) throw err;
     process.stderr.write(`meshid agent: ${(err as Error).message.replaceAll('\n', '\nmeshid agent: ')}\n`);
     return 2;
   }
@@ -128,7 +78,7 @@ export async function runAgentCommand(argv: string[], env: NodeJS.ProcessEnv = p
     process.stdout.write(AGENT_USAGE);
     return 0;
   }
-  const logger = createLogger({ name: 'meshid-agent' });
+  const logger = createLogger({ name: 'meshid-agent', ...parsed.log });
   try {
     if (parsed.once) {
       const svid = await fetchOnce(parsed.config, { logger });
@@ -169,7 +119,8 @@ function caUrlOf(value: string | undefined): string {
 function ttlOf(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const ms = parseDuration(value, '--cert-ttl');
-  if (ms < 10_000 || ms % 1000 !== 0) throw new Error(`--cert-ttl "${value}" must be whole seconds, at least 10s`);
+  if (ms < MIN_CERT_TTL_MS) throw new Error(`--cert-ttl "${value}" is below the minimum of ${formatDuration(MIN_CERT_TTL_MS)}`);
+  if (ms % 1000 !== 0) throw new Error(`--cert-ttl "${value}" must be whole seconds`);
   return ms / 1000;
 }
 

@@ -3,64 +3,60 @@ import { FileCaStore } from '../ca/file-store.js';
 import { loadCaMaterial } from '../ca/material.js';
 import { rotateRoot } from '../ca/rotation/operator.js';
 import { awaitsPublication, caStatusRows, formatRotationStatus, formatTable, rotationStatus, type PublicationProgress } from '../ca/status.js';
+import { caStatusReport } from '../ca/status-report.js';
 import { PLUGIN_FILES, type CaStore } from '../ca/store.js';
-import { canonicalBundle } from '../ca/trust-bundle.js';
+import { checkDataDir } from '../common/data-dir.js';
+import { SERVE_DEFAULTS } from '../controlplane/config.js';
 import { formatPodCertificateCensus, podCertificateCensus } from '../ca/podcert/census.js';
+import { canonicalBundle } from '../ca/trust-bundle.js';
 import { POD_CERTIFICATE } from '../common/pod-contract.js';
 import { validateNamespace } from '../pki/spiffe.js';
-import { parseFlags, UsageError, type Io } from './run.js';
-
-const USAGE = `usage: meshid ca status [--data-dir DIR | --cluster [--kubeconfig FILE] [--namespace NS]]
-       meshid ca rotate-root [--wait] [--data-dir DIR | --cluster [--kubeconfig FILE] [--namespace NS]]
-  status: the trusted roots, the signing CA, the rotation phase and expiries; with --cluster also how many
-  PodCertificateRequests for meshid.io/svid are issued, denied, failed and pending, and the oldest pending.
-  rotate-root: start a staged root rotation (or report the one in progress); --wait follows it to the end.
-  Local mode (default) works on the data directory of "meshid serve --local" (default ./.meshid).
-  --cluster works through the Kubernetes API on Secret meshid-ca (or the operator's cacerts) in the control
-  plane namespace: --namespace, else $POD_NAMESPACE, else meshid-system; --kubeconfig, else in-cluster
-  config, $KUBECONFIG or ~/.kube/config. There --wait also shows how many namespaces hold the new bundle.`;
-
-const STORE_OPTIONS = {
-  'data-dir': { type: 'string' }, cluster: { type: 'boolean' }, kubeconfig: { type: 'string' }, namespace: { type: 'string' },
-} as const;
+import { CA_SUBCOMMANDS, CA_USAGE, caSubcommandUsage } from './ca-flags.js';
+import { closest } from './did-you-mean.js';
+import { parseTable, UsageError } from './flags.js';
+import { outputFormat, render } from './output.js';
+import type { Io } from './run.js';
 
 export async function caCommand(argv: string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'status') return statusCommand(rest, io);
   if (sub === 'rotate-root') return rotateRootCommand(rest, io);
   if (!sub || sub === '--help' || sub === '-h') {
-    io.stdout(`${USAGE}\n`);
+    (sub ? io.stdout : io.stderr)(`${CA_USAGE}\n`);
     return sub ? 0 : 2;
   }
-  throw new UsageError(`unknown subcommand "${sub.slice(0, 40)}"\n${USAGE}`);
+  const near = closest(sub, Object.keys(CA_SUBCOMMANDS));
+  throw new UsageError(`unknown subcommand "${sub.slice(0, 40)}"${near ? `; did you mean ${near}?` : ''} (see meshid ca --help)`);
 }
 
 async function statusCommand(argv: string[], io: Io): Promise<number> {
-  const { values } = parseFlags(argv, STORE_OPTIONS, USAGE);
+  const values = parseTable(argv, CA_SUBCOMMANDS.status.flags, 'ca status');
   if (values.help) {
-    io.stdout(`${USAGE}\n`);
+    io.stdout(`${caSubcommandUsage('status')}\n`);
     return 0;
   }
+  const format = outputFormat(values.output);
   const { store, publication, podCertificates } = await openStore(values);
   const stored = await store.read();
   if (!stored) {
     const start = values.cluster ? 'deploy the control plane (meshid serve) in the cluster' : `start "meshid serve --local --data-dir ${store.describe()}"`;
     throw new Error(`no CA material in ${store.describe()}; ${start} first`);
   }
-  const material = loadCaMaterial(stored.files, Date.now());
-  io.stdout(formatTable(caStatusRows(material, Date.now()).map((r) => ({ ...r }))));
+  const now = Date.now();
+  const material = loadCaMaterial(stored.files, now);
   const rotation = rotationStatus(stored.files);
   const reached = publication && awaitsPublication(rotation) ? await publication(stored.files[PLUGIN_FILES.roots] ?? '') : undefined;
-  io.stdout(`${formatRotationStatus(rotation, Date.now(), reached)}\n`);
-  if (podCertificates) io.stdout(`${await podCertificates()}\n`);
+  io.stdout(render(caStatusReport(store.describe(), material, rotation, now, reached), format,
+    () => `${formatTable(caStatusRows(material, now).map((r) => ({ ...r })))}${formatRotationStatus(rotation, now, reached)}\n`));
+  if (podCertificates && format === 'text') io.stdout(`${await podCertificates()}\n`);
   return 0;
 }
 
 /** Works on the store a running `meshid serve` watches, which drives the rotation; this only requests and follows it. */
 async function rotateRootCommand(argv: string[], io: Io): Promise<number> {
-  const { values } = parseFlags(argv, { wait: { type: 'boolean' }, ...STORE_OPTIONS }, USAGE);
+  const values = parseTable(argv, CA_SUBCOMMANDS['rotate-root'].flags, 'ca rotate-root');
   if (values.help) {
-    io.stdout(`${USAGE}\n`);
+    io.stdout(`${caSubcommandUsage('rotate-root')}\n`);
     return 0;
   }
   const { store, publication } = await openStore(values);
@@ -79,7 +75,9 @@ async function openStore(v: { 'data-dir'?: string; cluster?: boolean; kubeconfig
   if (!v.cluster) {
     const clusterOnly = (['kubeconfig', 'namespace'] as const).filter((k) => v[k] !== undefined);
     if (clusterOnly.length) throw new UsageError(`${clusterOnly.map((k) => `--${k}`).join(' and ')} need --cluster (without it the CA is in --data-dir)`);
-    return { store: new FileCaStore(v['data-dir'] ?? './.meshid') };
+    const dataDir = v['data-dir'] ?? SERVE_DEFAULTS['data-dir'];
+    await checkDataDir(dataDir);
+    return { store: new FileCaStore(dataDir) };
   }
   if (v['data-dir'] !== undefined) throw new UsageError('--data-dir and --cluster exclude each other: the CA is either in a folder or in the cluster');
   // Loaded only here: the Kubernetes client takes about half a second to load, which local mode need not pay.

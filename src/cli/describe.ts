@@ -1,14 +1,10 @@
 import { describeView } from '../mesh/describe-text.js';
 import { applyViewUpdate } from '../mesh/view.js';
 import { validateNamespace, validateTrustDomain } from '../pki/spiffe.js';
-import { parseFlags, UsageError, type Io } from './run.js';
+import { DESCRIBE_SUBCOMMANDS, DESCRIBE_USAGE as USAGE } from './describe-flags.js';
+import { parseTable, UsageError } from './flags.js';
+import type { Io } from './run.js';
 
-const USAGE = `usage: meshid describe pod NAMESPACE/NAME [--kubeconfig FILE] [--namespace NS] [--trust-domain TD]
-  What the pod's sidecar is told, computed from the cluster as the control plane computes it: mTLS per
-  port (the PeerAuthentications that apply), the AuthorizationPolicies that apply, and the destinations
-  that get mTLS with the identities accepted there. Works through the Kubernetes API: --kubeconfig, else
-  in-cluster config, $KUBECONFIG or ~/.kube/config. --namespace is the control plane's (mesh-wide
-  policies live there): else $POD_NAMESPACE, else meshid-system. --trust-domain defaults to cluster.local.`;
 
 export async function describeCommand(argv: string[], io: Io): Promise<number> {
   const [kind, target, ...rest] = argv;
@@ -16,10 +12,10 @@ export async function describeCommand(argv: string[], io: Io): Promise<number> {
     io.stdout(`${USAGE}\n`);
     return kind ? 0 : 2;
   }
-  if (kind !== 'pod') throw new UsageError(`can describe only "pod", not "${kind.slice(0, 40)}"\n${USAGE}`);
+  if (kind !== 'pod') throw new UsageError(`can describe only "pod", not "${kind.slice(0, 40)}" (see meshid describe --help)`);
   const m = /^([^/]+)\/([^/]+)$/.exec(target ?? '');
-  if (!m) throw new UsageError(`name the pod as NAMESPACE/NAME, e.g. default/details-v1-5d8f9\n${USAGE}`);
-  const { values } = parseFlags(rest, { kubeconfig: { type: 'string' }, namespace: { type: 'string' }, 'trust-domain': { type: 'string' } }, USAGE);
+  if (!m) throw new UsageError('pod: name the pod as NAMESPACE/NAME, e.g. default/details-v1-5d8f9');
+  const values = parseTable(rest, DESCRIBE_SUBCOMMANDS.pod.flags, 'describe pod');
   if (values.help) {
     io.stdout(`${USAGE}\n`);
     return 0;

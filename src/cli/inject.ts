@@ -2,22 +2,17 @@ import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../common/atomic-write.js';
 import { injectorConfig } from '../injector/config.js';
 import { injectYaml, MAX_YAML_BYTES } from '../injector/offline.js';
-import { parseFlags, UsageError, type Io } from './run.js';
-
-const USAGE = `usage: meshid inject -f FILE|- [-o FILE]
-  Adds the meshid-init container and the meshid-proxy sidecar to Pods and to the pod templates of
-  Deployments, StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, Jobs, CronJobs and Lists.
-  Multi-document YAML in, YAML out; other kinds pass through unchanged. Output goes to stdout unless -o.`;
-
-const str = { type: 'string' } as const;
+import { parseTable, UsageError } from './flags.js';
+import { INJECT_FLAGS, INJECT_USAGE } from './inject-flags.js';
+import type { Io } from './run.js';
 
 export async function injectCommand(argv: string[], io: Io, stdin: NodeJS.ReadableStream = process.stdin): Promise<number> {
-  const { values } = parseFlags(argv, { filename: { ...str, short: 'f' }, output: { ...str, short: 'o' } }, USAGE);
+  const values = parseTable(argv, INJECT_FLAGS, 'inject');
   if (values.help) {
-    io.stdout(`${USAGE}\n`);
+    io.stdout(`${INJECT_USAGE}\n`);
     return 0;
   }
-  if (!values.filename) throw new UsageError(`-f FILE or -f - (stdin) is required\n${USAGE}`);
+  if (!values.filename) throw new UsageError('-f FILE or -f - (stdin) is required (see meshid inject --help)');
   const text = values.filename === '-' ? await readStream(stdin) : await readFile(values.filename, 'utf8');
   const result = injectYaml(text, injectorConfig());
   for (const s of result.skipped) io.stderr(`meshid inject: skipped ${s.where}: ${s.reason}\n`);

@@ -1,44 +1,24 @@
 #!/usr/bin/env node
+import { COMMANDS, mainUsage } from './commands.js';
+import { closest } from './did-you-mean.js';
 import { processIo, UsageError, type Io } from './run.js';
 
-// Each command's modules load only when it runs: the sidecar and init container start in a fraction of the
-// time it takes to load the control plane's dependencies (fastify, the Kubernetes client).
-const COMMANDS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
-  serve: async (argv, io) => (await import('./serve.js')).serveCommand(argv, io),
-  token: async (argv, io) => (await import('./token.js')).tokenCommand(argv, io),
-  ca: async (argv, io) => (await import('./ca.js')).caCommand(argv, io),
-  agent: async (argv) => (await import('./agent.js')).runAgentCommand(argv),
-  inject: async (argv, io) => (await import('./inject.js')).injectCommand(argv, io),
-  iptables: async (argv, io) => (await import('./iptables.js')).iptablesCommand(argv, io),
-  policy: async (argv, io) => (await import('./policy.js')).policyCommand(argv, io),
-  describe: async (argv, io) => (await import('./describe.js')).describeCommand(argv, io),
-};
-
-const USAGE = `usage: meshid <command> [flags]
-commands:
-  serve      the control plane: CA, injection webhook, bundle publisher, rotation driver
-  token      local mode: mint a ServiceAccount-shaped token
-  agent      the workload agent: identity, SDS, rotation
-  inject     offline sidecar injection of Kubernetes YAML
-  iptables   apply the traffic redirection rules (init container)
-  ca         status | rotate-root: the operator's view of the CA
-  policy     check: validate PeerAuthentication and AuthorizationPolicy YAML offline
-  describe   pod NS/NAME: what that pod's sidecar is told (cluster)
-run "meshid <command> --help" for its flags`;
-
 async function main(argv: string[], io: Io = processIo): Promise<number> {
-  const [name, ...rest] = argv;
+  let [name, ...rest] = argv;
+  if (name === 'help' && rest.length > 0) [name, rest] = [rest[0], [...rest.slice(1), '--help']];
+  if (name === '--version' || name === '-v') [name, rest] = ['version', rest];
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    io.stdout(`${USAGE}\n`);
+    (name ? io.stdout : io.stderr)(`${mainUsage()}\n`);
     return name ? 0 : 2;
   }
   const command = COMMANDS[name];
   if (!command) {
-    io.stderr(`meshid: unknown command "${name.slice(0, 40)}"\n${USAGE}\n`);
+    const near = closest(name, Object.keys(COMMANDS));
+    io.stderr(`meshid: unknown command "${name.slice(0, 40)}"${near ? `; did you mean ${near}?` : ''} (see meshid --help)\n`);
     return 2;
   }
   try {
-    return await command(rest, io);
+    return await command.run(rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr(`meshid ${name}: ${err.message}\n`);

@@ -1,12 +1,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import { checkPolicyYaml, MAX_POLICY_YAML_BYTES } from '../policy/check-yaml.js';
-import { parseFlags, UsageError, type Io } from './run.js';
+import { parseTable, UsageError } from './flags.js';
+import { POLICY_SUBCOMMANDS, POLICY_USAGE as USAGE } from './policy-flags.js';
+import type { Io } from './run.js';
 
-const USAGE = `usage: meshid policy check -f FILE|-
-  Validates the PeerAuthentication and AuthorizationPolicy objects (security.meshid.io/v1) of a multi-document
-  YAML file offline, with the validator the control plane uses. Prints "ok  Kind ns/name" per valid object and
-  one line per problem, naming the document and the field; other kinds are reported as ignored.
-  Exit status 0 when every policy object is valid, 1 otherwise.`;
 
 export async function policyCommand(argv: string[], io: Io, stdin: NodeJS.ReadableStream = process.stdin): Promise<number> {
   const [sub, ...rest] = argv;
@@ -14,13 +11,13 @@ export async function policyCommand(argv: string[], io: Io, stdin: NodeJS.Readab
     io.stdout(`${USAGE}\n`);
     return sub ? 0 : 2;
   }
-  if (sub !== 'check') throw new UsageError(`unknown subcommand "${sub.slice(0, 40)}"\n${USAGE}`);
-  const { values } = parseFlags(rest, { filename: { type: 'string', short: 'f' } }, USAGE);
+  if (sub !== 'check') throw new UsageError(`unknown subcommand "${sub.slice(0, 40)}"; the one there is: check (see meshid policy --help)`);
+  const values = parseTable(rest, POLICY_SUBCOMMANDS.check.flags, 'policy check');
   if (values.help) {
     io.stdout(`${USAGE}\n`);
     return 0;
   }
-  if (!values.filename) throw new UsageError(`-f FILE or -f - (stdin) is required\n${USAGE}`);
+  if (!values.filename) throw new UsageError('check: -f FILE or -f - (stdin) is required (see meshid policy check --help)');
   const source = values.filename === '-' ? 'stdin' : values.filename;
   const report = checkPolicyYaml(values.filename === '-' ? await readStream(stdin) : await readSmallFile(values.filename));
   for (const line of report.lines) io.stdout(`${line}\n`);

@@ -1,22 +1,19 @@
+import { checkDataDir } from '../common/data-dir.js';
 import { parseDuration } from '../common/duration.js';
 import { mintLocalToken } from '../ca/auth/local-issuer.js';
-import { CA_AUDIENCE, ISTIO_CA_AUDIENCE } from '../ca/auth/verifier.js';
+import { SERVE_DEFAULTS } from '../controlplane/config.js';
 import { validateNamespace, validateServiceAccount } from '../pki/spiffe.js';
-import { parseFlags, UsageError, type Io } from './run.js';
-
-const USAGE = `usage: meshid token --namespace NS --service-account SA [--audience ${CA_AUDIENCE}] [--ttl 1h] [--data-dir ./.meshid]
-  Prints a ServiceAccount-shaped token signed by the local issuer (local mode only).
-  --audience ${ISTIO_CA_AUDIENCE} mints the token istio-agent sends to the Istio CA API (which accepts both).`;
-
-const str = { type: 'string' } as const;
+import { parseTable, UsageError } from './flags.js';
+import type { Io } from './run.js';
+import { TOKEN_FLAGS, TOKEN_USAGE } from './token-flags.js';
 
 export async function tokenCommand(argv: string[], io: Io): Promise<number> {
-  const { values } = parseFlags(argv, { namespace: str, 'service-account': str, audience: str, ttl: str, 'data-dir': str }, USAGE);
+  const values = parseTable(argv, TOKEN_FLAGS, 'token');
   if (values.help) {
-    io.stdout(`${USAGE}\n`);
+    io.stdout(`${TOKEN_USAGE}\n`);
     return 0;
   }
-  if (!values.namespace || !values['service-account']) throw new UsageError(`--namespace and --service-account are required\n${USAGE}`);
+  if (!values.namespace || !values['service-account']) throw new UsageError('--namespace and --service-account are required (see meshid token --help)');
   let ttlMs: number;
   try {
     validateNamespace(values.namespace);
@@ -26,8 +23,10 @@ export async function tokenCommand(argv: string[], io: Io): Promise<number> {
     throw new UsageError((err as Error).message);
   }
   if (ttlMs < 1000) throw new UsageError('--ttl must be at least 1s');
+  const dataDir = values['data-dir'] ?? SERVE_DEFAULTS['data-dir'];
+  await checkDataDir(dataDir);
   const token = await mintLocalToken({
-    dataDir: values['data-dir'] ?? './.meshid',
+    dataDir,
     namespace: values.namespace,
     serviceAccount: values['service-account'],
     audience: values.audience,

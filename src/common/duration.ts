@@ -6,6 +6,7 @@ const DURATION = /^(\d{1,9})(ms|s|m|h|d)$/;
 /** Parses `90s`, `15m`, `24h`, `7d` (and `500ms`) into milliseconds; throws naming the bad value. */
 export function parseDuration(text: string, what = 'duration'): number {
   const m = DURATION.exec(text.trim());
+  if (/^-\d/.test(text.trim())) throw new Error(`${what}: "${truncate(text)}" is negative; durations are positive, like 90s, 15m, 24h or 7d`);
   if (!m) throw new Error(`${what}: "${truncate(text)}" is not a duration; write it like 90s, 15m, 24h or 7d`);
   return Number(m[1]) * UNIT_MS[m[2]!]!;
 }

@@ -1,4 +1,6 @@
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { DEFAULT_LOG_LEVEL, type LogFormat } from './log-options.js';
+import { textDestination } from './log-text.js';
 
 export type { Logger };
 
@@ -8,11 +10,12 @@ const REDACT = [
   'authorization', '*.authorization', 'req.headers.authorization', 'headers.authorization',
 ];
 
-export function createLogger(opts: { level?: LevelWithSilent; name?: string; destination?: NodeJS.WritableStream } = {}): Logger {
-  const level = opts.level ?? (process.env.MESHID_LOG_LEVEL as LevelWithSilent | undefined) ?? 'info';
+/** Level and format are the caller's (resolveLogOptions validates what the operator gave); JSON by default. */
+export function createLogger(opts: { level?: LevelWithSilent; format?: LogFormat; name?: string; destination?: NodeJS.WritableStream } = {}): Logger {
+  const out = opts.destination ?? pino.destination({ dest: 2, sync: false });
   return pino(
-    { name: opts.name ?? 'meshid', level, redact: { paths: REDACT, censor: '[redacted]' }, base: { pid: process.pid } },
-    opts.destination ?? pino.destination({ dest: 2, sync: false }),
+    { name: opts.name ?? 'meshid', level: opts.level ?? DEFAULT_LOG_LEVEL, redact: { paths: REDACT, censor: '[redacted]' }, base: { pid: process.pid } },
+    opts.format === 'text' ? textDestination(out) : out,
   );
 }
 

@@ -47,10 +47,16 @@ export const clusterMode: ModeFactory = async (cfg, ctx) => {
       const duties = new LeaderDuties({
         clients, namespace, identity: ctx.identity || process.env.POD_NAME || hostname(), clock: ctx.clock, timing, log, registry: ctx.registry,
         configMapNames: bundleConfigMapNames(cfg.istioCompat),
-        answerPodCertificate: (req) => answerPodCertificate(req, {
-          signerName: POD_CERTIFICATE.signer, ca: authority.current(), trustDomain: cfg.trustDomain, maxTtlMs: cfg.maxWorkloadCertTtlMs,
-          now: ctx.clock.now(), random: randomBytes, excluded,
-        }),
+        answerPodCertificate: async (req) => {
+          const ca = authority.current();
+          const answer = answerPodCertificate(req, {
+            signerName: POD_CERTIFICATE.signer, ca, trustDomain: cfg.trustDomain, maxTtlMs: cfg.maxWorkloadCertTtlMs,
+            now: ctx.clock.now(), random: randomBytes, excluded,
+          });
+          // Root rotation must know of the leaf before the pod holds it, as for the REST API; a failed record is retried.
+          if (answer.kind === 'answer' && answer.status.notAfter) await authority.recordIssued(ca, Date.parse(answer.status.notAfter));
+          return answer;
+        },
       });
       duties.setBundle(bundle());
       const webhook = startWebhookUpkeep({ admission: clients.admission, bundle, retryMs: timing.webhookRetryMs, resyncMs: timing.webhookResyncMs, log });

@@ -21,7 +21,7 @@ export interface LeaderDutiesOptions {
   /** The ConfigMaps the trust bundle is published as in every namespace (meshid's, and Istio's with --istio-compat). */
   configMapNames: readonly string[];
   /** The PodCertificateRequest signer's decision (native-duties.ts). */
-  answerPodCertificate?: (req: PodCertificateRequest) => Answer;
+  answerPodCertificate?: (req: PodCertificateRequest) => Answer | Promise<Answer>;
 }
 
 /**

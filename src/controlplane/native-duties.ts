@@ -15,7 +15,7 @@ export interface NativeDutiesOptions {
   watch: Watch;
   reconciler: BundleReconciler;
   /** The signer's decision for one request; undefined leaves PodCertificateRequests to others. */
-  answer?: (req: PodCertificateRequest) => Answer;
+  answer?: (req: PodCertificateRequest) => Answer | Promise<Answer>;
   retryMs: number;
   log: Logger;
   registry: Registry;

@@ -15,6 +15,7 @@ import { parseServeConfig, type ServeConfig } from './config.js';
 import { canBindIpv6Any, chooseListenAddress, DEFAULT_LISTEN_ADDRESS, loopbackFor } from './listen.js';
 import { localMode } from './local.js';
 import { monitoringServer } from './monitoring.js';
+import { bindError, checkPortsFree, type PortClaim } from './port-check.js';
 import { httpsServers } from './servers.js';
 import { isSelfMadeRootSubject } from '../pki/templates.js';
 
@@ -62,6 +63,9 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
   const listen = chooseListenAddress(cfg.listenAddress, cfg.listenAddress !== undefined || await canBindIpv6Any());
   if (listen.fellBack) logger.warn({ listen: listen.address }, `cannot listen on ${DEFAULT_LISTEN_ADDRESS} (no IPv6 on this host): listening on ${listen.address}, IPv4 only`);
   const host = listen.address;
+  const claim = (flag: PortClaim['flag'], port: number): PortClaim => ({ flag, port });
+  const [monitoringPort, caPort, webhookPort] = [claim('monitoring-port', cfg.monitoringPort), claim('ca-port', cfg.caPort), claim('webhook-port', cfg.webhookPort)];
+  await checkPortsFree([monitoringPort, caPort, webhookPort, claim('istio-ca-port', cfg.istioCaPort)], host);
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -73,7 +77,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     for (const step of cleanup.splice(0)) await step();
   };
   try {
-    const [monitoringUrl] = await listenAll([[monitoring, cfg.monitoringPort, 'http']], host);
+    const [monitoringUrl] = await listenAll([[monitoring, monitoringPort, 'http']], host);
     // Cluster mode is loaded only when used: the Kubernetes client takes about half a second to load.
     const factory = cfg.local ? localMode : (await import('./cluster.js')).clusterMode;
     const mode = await factory(cfg, {
@@ -93,7 +97,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
     recordExpiry(metrics, authority.current());
     const attached = mode.attach(authority);
     cleanup.unshift(() => attached.close());
-    const [caUrl, webhookUrl] = await listenAll([[servers.caApp, cfg.caPort, 'https'], [servers.webhookApp, cfg.webhookPort, 'https']], host);
+    const [caUrl, webhookUrl] = await listenAll([[servers.caApp, caPort, 'https'], [servers.webhookApp, webhookPort, 'https']], host);
     const istio = await startIstioCaServer({
       authority, verifier: mode.verifier, trustDomain: cfg.trustDomain, clock, random,
       ttl: { defaultMs: cfg.workloadCertTtlMs, maxMs: cfg.maxWorkloadCertTtlMs },
@@ -132,13 +136,15 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Control
 }
 
 /** URLs name where a local client reaches the server. */
-async function listenAll(servers: Array<[FastifyInstance, number, string]>, host: string): Promise<string[]> {
+async function listenAll(servers: Array<[FastifyInstance, PortClaim, string]>, host: string): Promise<string[]> {
   const urls: string[] = [];
   const reach = loopbackFor(host);
-  for (const [app, port, scheme] of servers) {
-    await app.listen({ port, host });
+  for (const [app, claim, scheme] of servers) {
+    await app.listen({ port: claim.port, host }).catch((err: unknown) => {
+      throw bindError(err, claim, host);
+    });
     const addr = app.server.address();
-    const actual = typeof addr === 'object' && addr ? addr.port : port;
+    const actual = typeof addr === 'object' && addr ? addr.port : claim.port;
     urls.push(`${scheme}://${reach}:${actual}`);
   }
   return urls;

@@ -1,4 +1,4 @@
-import { isSeq, parseAllDocuments, type Document } from 'yaml';
+import { isCollection, isMap, isScalar, isSeq, parseAllDocuments, type Document } from 'yaml';
 import { MeshidError } from '../common/errors.js';
 import type { InjectorConfig } from './config.js';
 import { injectPod } from './inject.js';
@@ -90,6 +90,7 @@ function applyToDocument(doc: Document, prefix: string[], ops: Operation[]): voi
     if (op.op === 'remove') {
       doc.deleteIn(path);
     } else if (op.op === 'add' || op.op === 'replace') {
+      unflowAlong(doc, path.slice(0, -1));
       const parent = doc.getIn(path.slice(0, -1), true);
       const last = path[path.length - 1]!;
       // The rendered sidecar shares objects (one resources block for both containers, one frozen
@@ -99,6 +100,26 @@ function applyToDocument(doc: Document, prefix: string[], ops: Operation[]): voi
       else doc.setIn(path, node);
     }
   }
+  metadataFirst(prefix.length ? doc.getIn(prefix, true) : doc.contents);
+}
+
+/**
+ * A block node inside a flow collection comes out as flow: a sidecar on one line. The collections on the way
+ * to a change become block style; the input's other flow collections (`metadata: {name: web}`) stay as written.
+ */
+function unflowAlong(doc: Document, path: string[]): void {
+  for (let i = 0; i <= path.length; i++) {
+    const node = i === 0 ? doc.contents : doc.getIn(path.slice(0, i), true);
+    if (isCollection(node)) node.flow = false;
+  }
+}
+
+/** A template that had no metadata gets it where Kubernetes writes it, before its spec. */
+function metadataFirst(node: unknown): void {
+  if (!isMap(node)) return;
+  const index = (key: string) => node.items.findIndex((p) => (isScalar(p.key) ? p.key.value : p.key) === key);
+  const [metadata, spec] = [index('metadata'), index('spec')];
+  if (metadata > spec && spec >= 0) node.items.splice(spec, 0, ...node.items.splice(metadata, 1));
 }
 
 function invalid(message: string): MeshidError {

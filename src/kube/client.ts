@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import {
   AdmissionregistrationV1Api,
   AuthenticationV1Api,
@@ -37,6 +39,10 @@ export const DEFAULT_NAMESPACE = CONTROL_PLANE_NAMESPACE;
  * running `meshid serve` from a laptop against a cluster expects.
  */
 export function loadKubeConfig(opts: { kubeconfig?: string } = {}): KubeConfig {
+  if (!opts.kubeconfig && !hasDefaultConfig(process.env, existsSync)) {
+    // loadFromDefault would fall back to http://localhost:8080 and fail later with a protocol error.
+    throw new MeshidError('kubeconfig_missing', 'no kubeconfig or in-cluster config found ($KUBECONFIG unset, no ~/.kube/config, not in a pod); pass one with --kubeconfig FILE or set KUBECONFIG');
+  }
   const kc = new KubeConfig();
   try {
     if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
@@ -48,6 +54,15 @@ export function loadKubeConfig(opts: { kubeconfig?: string } = {}): KubeConfig {
     throw new MeshidError('kubeconfig_invalid', 'no Kubernetes cluster found: run in a pod, or set KUBECONFIG / --kubeconfig');
   }
   return kc;
+}
+
+const IN_CLUSTER_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/** What loadFromDefault would find: $KUBECONFIG, ~/.kube/config, or a pod's ServiceAccount. */
+export function hasDefaultConfig(env: NodeJS.ProcessEnv, exists: (path: string) => boolean): boolean {
+  if (env.KUBECONFIG) return true;
+  if (exists(join(env.HOME ?? homedir(), '.kube', 'config'))) return true;
+  return Boolean(env.KUBERNETES_SERVICE_HOST) && exists(IN_CLUSTER_TOKEN);
 }
 
 export function createKubeClients(config: KubeConfig): KubeClients {

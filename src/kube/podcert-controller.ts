@@ -13,7 +13,7 @@ export interface PodCertificateControllerOptions {
   version: string;
   signerName: string;
   /** The pure decision, with the CA that signs right now and the time. */
-  answer: (req: PodCertificateRequest) => Answer;
+  answer: (req: PodCertificateRequest) => Answer | Promise<Answer>;
   /** Status writes in flight at once. */
   concurrency?: number;
   retryMs?: number;
@@ -155,7 +155,7 @@ export class PodCertificateController {
   }
 
   private async answer(req: PodCertificateRequest): Promise<Outcome> {
-    const decided = this.o.answer(req);
+    const decided = await this.o.answer(req);
     if (decided.kind === 'skip') {
       this.pending.delete(keyOf(req));
       return 'gone';

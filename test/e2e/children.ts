@@ -75,8 +75,8 @@ export class Children {
 }
 
 /** `meshid serve --local` as a child, and the endpoints of its one ready line. */
-export async function startServe(children: Children, dataDir: string, extra: string[] = []): Promise<{ serve: Meshid; caUrl: string; trustBundle: string; readyLine: string }> {
-  const serve = children.start('serve', ['serve', '--local', '--data-dir', dataDir, '--ca-port', '0', '--istio-ca-port', '0', '--webhook-port', '0', '--monitoring-port', '0', ...extra]);
+export async function startServe(children: Children, dataDir: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ serve: Meshid; caUrl: string; trustBundle: string; readyLine: string }> {
+  const serve = children.start('serve', ['serve', '--local', '--data-dir', dataDir, '--ca-port', '0', '--istio-ca-port', '0', '--webhook-port', '0', '--monitoring-port', '0', ...extra], env);
   await serve.until(() => serve.stdout.includes('\n'), 'the ready line');
   const readyLine = serve.stdout.split('\n')[0]!;
   const m = /^meshid ready: ca=(https:\/\/127\.0\.0\.1:\d+)\/v1\/certificates webhook=https:\/\/127\.0\.0\.1:\d+\/inject monitoring=http:\/\/127\.0\.0\.1:\d+\/metrics istio-ca=127\.0\.0\.1:\d+ trust-bundle=(\S+)$/.exec(readyLine);

@@ -12,11 +12,13 @@ import { HandshakeLoop, type Attempt, type Workload } from './handshake-loop.js'
 import { anchorOf, certsOf, SdsFollower } from './sds-follower.js';
 
 /**
- * Leaves live 10s (the shortest allowed), so the old CA's last leaf is gone 10s + the 10s retire margin after
- * activation. The propagation delay must cover the agents' 5s poll of the mounted bundle: that is what lets
+ * Leaves live 10s (the shortest allowed), so the old CA's last leaf is gone 10s (+1s recorded ahead) + the 12s
+ * retire margin after activation, though workloads may ask for up to 2m. The propagation delay must cover the agents' 5s poll of the mounted bundle: that is what lets
  * every peer trust the new root before anything chains to it, whenever its own renewal happens to fall.
  */
 const TTL = '10s';
+/** Far above what any leaf here gets: retire follows the leaves actually issued, not this (12s margin at 2m). */
+const MAX_TTL = '2m';
 // Above the agents' bundle poll below, so each sees the new root before it signs.
 const PROPAGATION = '3s';
 const BUNDLE_POLL = '500ms';
@@ -37,7 +39,7 @@ test('meshid ca rotate-root --wait under two running agents: every mTLS handshak
   const t0 = Date.now();
   const s = (from: number, to: number) => `${((to - from) / 1000).toFixed(1)}s`;
   const data = join(dir, 'ca');
-  const { serve, caUrl, trustBundle } = await startServe(children, data, ['--workload-cert-ttl', TTL, '--max-workload-cert-ttl', TTL, '--bundle-propagation-delay', PROPAGATION]);
+  const { serve, caUrl, trustBundle } = await startServe(children, data, ['--workload-cert-ttl', TTL, '--max-workload-cert-ttl', MAX_TTL, '--bundle-propagation-delay', PROPAGATION]);
   const serveUp = Date.now();
   assert.equal(trustBundle, join(data, 'root-cert.pem'));
   const [oldRoot, ...more] = certsOf(await readFile(trustBundle, 'utf8'));
@@ -82,7 +84,7 @@ test('meshid ca rotate-root --wait under two running agents: every mTLS handshak
   const at = (re: RegExp) => out.findIndex((l) => re.test(l));
   const requested = at(/^root rotation \S+ requested in /);
   const prepare = at(/^rotation: prepare \(\S+\): /);
-  const activate = at(/^rotation: activate \(\S+\): leaves signed by the old CA to expire, then the old root is retired, \S+ left$/);
+  const activate = at(/^rotation: activate \(\S+\): leaves signed by the old CA to expire, then the old root is retired, \S+ left; retire expected at \S+$/);
   const retire = at(/^rotation: retire \(\S+\): /);
   const complete = at(/^root rotation \S+ complete: the new root is the only trusted root and the new CA signs$/);
   assert.ok(requested === 0 && prepare > requested && activate > prepare && retire > activate && complete === out.length - 1, `rotate-root output in order:\n${rotation.stdout}`);
@@ -92,6 +94,11 @@ test('meshid ca rotate-root --wait under two running agents: every mTLS handshak
   for (const l of serve.logs()) if (l.component === 'ca-rotation' && typeof l.step === 'string') stepAt.set(l.step, l.time!);
   assert.deepEqual([...stepAt.keys()], [...STEPS], 'serve took every step once, in order');
   assert.match(String(serve.logs().find((l) => l.step === 'retire')?.msg), /^old root removed from the trust bundle/);
+  // Retired when the old CA's last leaf (10s) had expired, not at activation + the 2m a workload could have asked for.
+  const expected = Date.parse(/retire expected at (\S+)$/.exec(out[activate]!)![1]!);
+  const activeFor = stepAt.get('retire')! - stepAt.get('activate')!;
+  assert.ok(activeFor >= 12_000 && activeFor < 30_000, `retired ${activeFor} ms after activation`);
+  assert.ok(Math.abs(stepAt.get('retire')! - expected) < 2_000, `retired ${stepAt.get('retire')! - expected} ms from the expected time`);
 
   const bundleAfter = certsOf(await readFile(trustBundle, 'utf8'));
   assert.equal(bundleAfter.length, 1, 'one root after the rotation');

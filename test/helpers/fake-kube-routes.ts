@@ -13,6 +13,7 @@ export const KINDS: Record<string, { kind: string; apiVersion: string }> = {
   services: { kind: 'Service', apiVersion: 'v1' },
   endpointslices: { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1' },
   leases: { kind: 'Lease', apiVersion: 'coordination.k8s.io/v1' },
+  deployments: { kind: 'Deployment', apiVersion: 'apps/v1' },
   mutatingwebhookconfigurations: { kind: 'MutatingWebhookConfiguration', apiVersion: 'admissionregistration.k8s.io/v1' },
   [POLICY_KINDS.PeerAuthentication.plural]: { kind: 'PeerAuthentication', apiVersion: POLICY_API_VERSION },
   [POLICY_KINDS.AuthorizationPolicy.plural]: { kind: 'AuthorizationPolicy', apiVersion: POLICY_API_VERSION },

@@ -52,7 +52,7 @@ describe('meshid ca rotate-root and ca status (local mode, real CLI)', () => {
     r = await meshid(['ca', 'rotate-root', '--wait', '--data-dir', dir]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /rotation: prepare .*left/);
-    assert.match(r.stdout, /rotation: activate .*leaves signed by the old CA to expire.*left/);
+    assert.match(r.stdout, /rotation: activate .*leaves signed by the old CA to expire.*left; retire expected at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\n/);
     assert.match(r.stdout, /rotation: retire .*the old root has left the trust bundle/);
     assert.match(r.stdout, /complete: the new root is the only trusted root and the new CA signs/);
 

@@ -13,17 +13,17 @@ const WORKLOADS = 300;
 /** prepare, published, activate, retire, idle: one store write each. */
 const STEPS = 5;
 
-async function run(t: TestContext, crash: CrashMode | null, driver?: { maxWorkloadTtlMs?: number; bundlePropagationDelayMs?: number }, jwtMaxTtlMs?: number): Promise<FleetReport> {
+async function run(t: TestContext, crash: CrashMode | null, driver?: { maxWorkloadTtlMs?: number; bundlePropagationDelayMs?: number }, fleet: { maxTtlShare?: number; recordLeaves?: boolean; jwtMaxTtlMs?: number } = {}): Promise<FleetReport> {
   const dir = await mkdtemp(join(tmpdir(), 'meshid-crash-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   return runFleet({
-    store: new SimStore(new FileCaStore(dir), crash), workloads: WORKLOADS, seed: 7, verifyOneIn: 10, driver, jwtMaxTtlMs,
+    store: new SimStore(new FileCaStore(dir), crash), workloads: WORKLOADS, seed: 7, verifyOneIn: 10, driver, ...fleet,
     publishedBundle: (_ns, files) => files[PLUGIN_FILES.roots],
   });
 }
 
 /** The stored set and rotation.json fields of a clean run, whatever crashed on the way. */
-const FINAL_FILES = ['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'jwt-signing-key.pem', 'root-cert.pem', 'rotation.json'];
+const FINAL_FILES = ['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'jwt-signing-key.pem', 'leaf-horizon.json', 'root-cert.pem', 'rotation.json'];
 const FINAL_STATE = ['activatedAt', 'completedAt', 'id', 'newRoot', 'oldRoots', 'phase', 'preparedAt', 'publishedAt', 'activateAt', 'reason', 'requestedAt', 'retireAt', 'retiredAt'].sort();
 
 function assertSameEnd(r: FleetReport): void {
@@ -48,9 +48,31 @@ describe('crash at every step of the rotation', () => {
   });
 });
 
+describe('retire waits for the old CA\'s last recorded leaf, not for the longest TTL it could have given', () => {
+  const MIN = 60_000;
+  it('leaves of 1h under a 2h maximum: retired 1h + at most 1m (recorded ahead) + the margin after activation, a crash at every step', async (t) => {
+    for (const crash of [null, 'after-every', 'before-every-other'] as const) {
+      const r = await run(t, crash, undefined, { maxTtlShare: 0 });
+      assertSameEnd(r);
+      const retireAfter = r.final.state.retiredAt! - r.timeline.activatedAt!;
+      assert.ok(retireAfter >= SIM.ttlMs + SIM.retireMarginMs && retireAfter <= SIM.ttlMs + MIN + SIM.retireMarginMs + SIM.stepMs, `${crash}: retired ${retireAfter / MIN} min after activation`);
+      t.diagnostic(`${crash ?? 'no crash'}: requested → complete in ${(r.timeline.completedAt! - r.timeline.requestedAt) / MIN} min, retired ${retireAfter / MIN} min after activation (max TTL ${SIM.maxTtlMs / MIN} min)`);
+    }
+  });
+
+  it('a leaf asking for the maximum TTL holds the retire back until it expires', async (t) => {
+    const r = await run(t, null, undefined, { maxTtlShare: 0.1 });
+    assertSameEnd(r);
+    // Held back past the 1h leaves by the 2h ones renewed shortly before activation; never past the old rule.
+    const retireAfter = r.final.state.retiredAt! - r.timeline.activatedAt!;
+    assert.ok(retireAfter > SIM.ttlMs + MIN + SIM.retireMarginMs + SIM.stepMs && retireAfter <= SIM.maxTtlMs + MIN + SIM.retireMarginMs + SIM.stepMs, `retired ${retireAfter / MIN} min after activation`);
+    t.diagnostic(`with 10% of leaves at the 2h maximum: retired ${retireAfter / MIN} min after activation`);
+  });
+});
+
 describe('the fleet checker is not vacuous', () => {
-  it('catches a retire that comes before the old leaves expire (max TTL understated)', async (t) => {
-    await assert.rejects(run(t, null, { maxWorkloadTtlMs: SIM.ttlMs / 2 }), /cannot verify leaves of signing CA/);
+  it('catches a retire that comes before the old leaves expire (leaves not recorded and max TTL understated)', async (t) => {
+    await assert.rejects(run(t, null, { maxWorkloadTtlMs: SIM.ttlMs / 2 }, { recordLeaves: false }), /cannot verify leaves of signing CA/);
   });
 
   it('catches an activation before agents have the new root, or verifiers the new JWT key (no propagation delay)', async (t) => {
@@ -58,6 +80,6 @@ describe('the fleet checker is not vacuous', () => {
   });
 
   it('catches a JWT key retired while JWT-SVIDs it signed are unexpired (JWTs outliving the max workload TTL)', async (t) => {
-    await assert.rejects(run(t, null, { maxWorkloadTtlMs: SIM.ttlMs / 2 }, SIM.maxTtlMs), /unexpired JWT-SVID signed by \S+ no longer verifies/);
+    await assert.rejects(run(t, null, { maxWorkloadTtlMs: SIM.ttlMs / 2 }, { jwtMaxTtlMs: SIM.maxTtlMs, recordLeaves: false }), /unexpired JWT-SVID signed by \S+ no longer verifies/);
   });
 });

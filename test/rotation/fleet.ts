@@ -35,6 +35,10 @@ export interface FleetOptions {
   driver?: { maxWorkloadTtlMs?: number; bundlePropagationDelayMs?: number };
   /** Misconfigure JWT-SVID lifetimes (default: the CA's cap, the driver's max workload TTL), to show the JWKS check bites. */
   jwtMaxTtlMs?: number;
+  /** The share of workloads asking for the maximum TTL (default 0.1); the rest get the default. */
+  maxTtlShare?: number;
+  /** Whether issued leaves are recorded in the store before they are handed out, as the CA API does (default true). */
+  recordLeaves?: boolean;
 }
 
 export interface FleetReport {
@@ -50,6 +54,8 @@ export interface FleetReport {
   /** The JWT keys that signed, in order: the first, then the one the rotation made. */
   jwtSigners: string[];
   final: { files: CaFiles; state: RotationState };
+  /** When the rotation was requested and each phase entered, by the simulated clock. */
+  timeline: { requestedAt: number; activatedAt?: number; completedAt?: number };
 }
 
 interface Workload { ns: string; csr: string; ttlSeconds?: number; notBefore: number; notAfter: number; issuer: string; bundle: number; renewAt: number; lagMs: number }
@@ -98,9 +104,11 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
   const jwt = new JwtTimeline({ maxWorkloadTtlMs: o.jwtMaxTtlMs ?? o.driver?.maxWorkloadTtlMs ?? SIM.maxTtlMs, propagationDelayMs: SIM.propagationDelayMs });
   const report = { steps: 0, issued: 0, classChecks: 0, pairsCovered: 0, maxClasses: 0, crashes: 0 };
 
-  const issue = (w: Workload, now: number): void => {
+  const issue = async (w: Workload, now: number): Promise<void> => {
+    const ca = authority.current();
     const out = issueWorkloadCertificate({ csr: w.csr, ttlSeconds: w.ttlSeconds }, { namespace: w.ns, serviceAccount: 'sa', expiresAt: now + HOUR },
-      { ca: authority.current(), trustDomain: 'cluster.local', ttl: { defaultMs: SIM.ttlMs, maxMs: SIM.maxTtlMs }, now, random });
+      { ca, trustDomain: 'cluster.local', ttl: { defaultMs: SIM.ttlMs, maxMs: SIM.maxTtlMs }, now, random });
+    if (o.recordLeaves ?? true) await authority.recordIssued(ca, Date.parse(out.expiresAt));
     const issuer = parsed(out.certChain[1]!);
     // Each leaf's own signature is checked here, once; from then on it stands for its issuer's class.
     if (report.issued % (o.verifyOneIn ?? 1) === 0) {
@@ -121,9 +129,9 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
   for (let i = 0; i < o.workloads; i++) {
     const keys = generateKeyPair();
     const ns = `ns-${i % 5}`;
-    const w: Workload = { ns, csr: buildCsrPem(keys.privateKey, keys.publicKey, `spiffe://cluster.local/ns/${ns}/sa/sa`), ttlSeconds: rand() < 0.1 ? SIM.maxTtlMs / 1000 : undefined,
+    const w: Workload = { ns, csr: buildCsrPem(keys.privateKey, keys.publicKey, `spiffe://cluster.local/ns/${ns}/sa/sa`), ttlSeconds: rand() < (o.maxTtlShare ?? 0.1) ? SIM.maxTtlMs / 1000 : undefined,
       notBefore: 0, notAfter: 0, issuer: '', bundle: -1, renewAt: 0, lagMs: Math.floor(rand() * SIM.maxSyncLagMs) };
-    issue(w, clock.now());
+    await issue(w, clock.now());
     w.renewAt = clock.now() + Math.floor(rand() * (w.notAfter - clock.now()) * 0.5); // a fleet of random ages
     fleet.push(w);
   }
@@ -171,13 +179,13 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
     }
     for (const w of fleet) {
       for (const e of seen.get(w.ns) ?? []) if (e.seq > w.bundle && e.at + w.lagMs <= now) w.bundle = e.seq;
-      if (now >= w.renewAt) issue(w, now);
+      if (now >= w.renewAt) await issue(w, now);
     }
     checkInstant(fleet, now, issuers, bySeq(), verified, report);
   }
   driver.stop();
   authority.close();
-  return { ...report, writes: o.store.writes, jwtSigners: jwt.signedBy(), final: { files, state } };
+  return { ...report, writes: o.store.writes, jwtSigners: jwt.signedBy(), final: { files, state }, timeline: { requestedAt: requestAt, activatedAt: state.activatedAt, completedAt: state.completedAt } };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { ROTATION_FILE } from '../../src/ca/rotation/state.js';
 import type { CaFiles, CaStore, StoredCaFiles } from '../../src/ca/store.js';
 
 export class Crash extends Error {
@@ -17,7 +18,7 @@ export type CrashMode = 'after-every' | 'before-every-other';
 /**
  * The store as the simulation sees it. Watches are off because the simulation ticks the driver and
  * reloads the CA itself at each simulated instant (a real watch would fire on wall-clock time).
- * Only writes after arm() (the rotation driver's) crash and are counted.
+ * Only the rotation driver's writes after arm() crash and are counted.
  */
 export class SimStore implements CaStore {
   writes = 0;
@@ -36,7 +37,9 @@ export class SimStore implements CaStore {
   }
 
   async write(files: CaFiles, expected: string | null): Promise<StoredCaFiles> {
-    if (!this.armed) return this.inner.write(files, expected);
+    // Every rotation step changes rotation.json; the CA's record of issued leaves does not and is not the driver's.
+    const byDriver = files[ROTATION_FILE] !== (await this.inner.read())?.files[ROTATION_FILE];
+    if (!this.armed || !byDriver) return this.inner.write(files, expected);
     const n = ++this.writes;
     if (this.crash === 'before-every-other' && n % 2 === 1) throw new Crash(n, 'before');
     const written = await this.inner.write(files, expected);

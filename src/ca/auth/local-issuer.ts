@@ -22,9 +22,9 @@ export async function loadLocalIssuer(dataDir: string, create = true): Promise<L
   try {
     pem = await readFile(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !create) {
-      throw new Error(`cannot read the local token issuer key ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}; run "meshid serve --local --data-dir ${dataDir}" once to create it`);
-    }
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') throw new Error(`cannot read the local token issuer key ${path}: ${code === 'EACCES' ? 'permission denied' : code ?? 'unreadable'}`);
+    if (!create) throw new Error(`no local token issuer key ${path}; run "meshid serve --local --data-dir ${dataDir}" once to create it`);
     pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
     await mkdir(join(dataDir, 'token-issuer'), { recursive: true, mode: 0o700 });
     try {

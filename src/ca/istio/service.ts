@@ -13,6 +13,8 @@ import { callToken, certificateAsk } from './metadata.js';
 import type { IstioCaMetrics } from './metrics.js';
 import type { DecodedRequest, IstioCertificateResponse } from './proto.js';
 import { grpcRefusal } from './status.js';
+import { recordIssued } from '../authority.js';
+import { workloadSpiffeId } from '../../pki/spiffe.js';
 
 /** meshid's own audience is accepted too, so one projected token serves both APIs. */
 export const ISTIO_CA_AUDIENCES: readonly string[] = [CA_AUDIENCE, ISTIO_CA_AUDIENCE];
@@ -43,13 +45,14 @@ export function createCertificateHandler(deps: IstioCaDeps): grpc.handleUnaryCal
     void (async () => {
       const token = callToken(call.metadata);
       const caller = await deps.verifier.verify(token, ISTIO_CA_AUDIENCES);
-      spiffeId = `spiffe://${deps.trustDomain}/ns/${caller.namespace}/sa/${caller.serviceAccount}`;
+      spiffeId = workloadSpiffeId({ trustDomain: deps.trustDomain, namespace: caller.namespace, serviceAccount: caller.serviceAccount });
       const ask = certificateAsk(call.request, deps.trustDomain);
       const subject = await certificateSubject(caller, ask.impersonate, deps.impersonation);
       const ca = deps.authority.current();
       const issued = issueWorkloadCertificate({ csr: ask.csr, ttlSeconds: ask.ttlSeconds }, { ...caller, ...subject }, {
         ca, trustDomain: deps.trustDomain, ttl: deps.ttl, now: deps.clock.now(), random,
       });
+      await recordIssued(deps.authority, ca, Date.parse(issued.expiresAt));
       let tail = tails.get(ca);
       if (!tail) tails.set(ca, (tail = chainTail(ca)));
       issuedCount.inc();

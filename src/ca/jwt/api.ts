@@ -5,7 +5,8 @@ import { MeshidError } from '../../common/errors.js';
 import { classifyError } from '../../common/http-errors.js';
 import { fieldByFieldLogger, type Logger } from '../../common/log.js';
 import { workloadSpiffeId } from '../../pki/spiffe.js';
-import type { CertificateAuthority } from '../authority.js';
+import { recordIssued, type CertificateAuthority } from '../authority.js';
+import type { CaMaterial } from '../material.js';
 import { bearerToken } from '../auth/bearer.js';
 import type { TokenVerifier } from '../auth/verifier.js';
 import type { CaMetrics } from '../metrics.js';
@@ -69,9 +70,12 @@ export function registerJwtApi(app: FastifyInstance, deps: JwtApiDeps): void {
       const caller = await deps.verifier.verify(bearerToken(req.headers.authorization));
       const spiffeId = workloadSpiffeId({ trustDomain: deps.trustDomain, namespace: caller.namespace, serviceAccount: caller.serviceAccount });
       callers.set(req, spiffeId);
-      const keys = signingKeys(deps.authority);
+      const ca = deps.authority.current();
+      const keys = signingKeys(deps.authority, ca);
       const { iat, exp } = jwtSvidTimes({ ttlSeconds: req.body.ttlSeconds, callerExpiresAt: caller.expiresAt, maxWorkloadTtlMs: deps.maxWorkloadTtlMs, now: deps.clock.now() });
       const token = await signJwtSvid(keys, { sub: spiffeId, aud: req.body.audience, iat, exp });
+      // The JWT key retires with the signing CA: its retire step waits for the JWT-SVIDs it signed, as for its leaves.
+      await recordIssued(deps.authority, ca, exp * 1000);
       const expiresAt = new Date(exp * 1000).toISOString();
       deps.metrics.jwtSvids.inc({ result: 'issued' });
       audit.info({ event: 'jwt_svid_issued', spiffeId, audience: req.body.audience, kid: keys.kid, expiresAt, result: 'issued' }, 'issued');
@@ -92,8 +96,8 @@ export function registerJwtApi(app: FastifyInstance, deps: JwtApiDeps): void {
   });
 }
 
-function signingKeys(authority: CertificateAuthority): JwtKeys {
-  const keys = authority.current().jwt;
+function signingKeys(authority: CertificateAuthority, ca: CaMaterial = authority.current()): JwtKeys {
+  const keys = ca.jwt;
   if (!keys) throw new MeshidError('jwt_key_unavailable', 'the CA material has no JWT signing key and this CA may not add one; JWT-SVIDs are not served', 503);
   return keys;
 }

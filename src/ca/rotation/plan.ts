@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { MeshidError } from '../../common/errors.js';
 import type { KeyAlgorithm } from '../../pki/keys.js';
+import { fingerprintOf, leavesExpireBy, otherLeavesExpireBy, withFreshCa } from '../leaf-horizon.js';
 import { createCaFiles, loadCaMaterial } from '../material.js';
 import { activateJwtKey, retireJwtKey, stageJwtKey } from '../jwt/rotation.js';
 import { JWT_FILES, PLUGIN_FILES, type CaFiles } from '../store.js';
@@ -57,7 +58,8 @@ export function nextStep(state: RotationState, files: CaFiles, now: number, conf
       return activate(state, files, now, config);
     }
     case 'activate': {
-      if (now < state.retireAt!) return { kind: 'wait', phase: 'activate', until: state.retireAt!, waitingFor: 'leaves signed by the old CA to expire' };
+      const retireAt = retireDue(state, files, config);
+      if (now < retireAt) return { kind: 'wait', phase: 'activate', until: retireAt, waitingFor: 'leaves signed by the old CA to expire' };
       const kept = bundleCerts(files[PLUGIN_FILES.roots]).filter((r) => !state.oldRoots!.includes(r.fingerprint256));
       if (!kept.some((r) => r.fingerprint256 === state.newRoot)) throw new RotationStateError(`${PLUGIN_FILES.roots} no longer holds the new root ${state.newRoot!.slice(0, 23)}; not retiring the old one`);
       const bundle = kept.map((r) => r.toString()).join('');
@@ -94,7 +96,7 @@ function prepare(state: RotationState, files: CaFiles, now: number, config: Rota
     [NEXT_FILES.root]: ca[PLUGIN_FILES.roots]!,
   };
   const s: RotationState = { ...state, phase: 'prepare', preparedAt: now, oldRoots: oldRoots.map((r) => r.fingerprint256), newRoot: newRoot.fingerprint256 };
-  return write('prepare', next, s, `new root ${newRoot.fingerprint256.slice(0, 23)} added to the trust bundle and a new JWT key to the JWKS; the old CA still signs (${state.reason})`);
+  return write('prepare', withFreshCa(next, fingerprintOf(ca[PLUGIN_FILES.signingCert]!), now), s, `new root ${newRoot.fingerprint256.slice(0, 23)} added to the trust bundle and a new JWT key to the JWKS; the old CA still signs (${state.reason})`);
 }
 
 /** The staged CA becomes the plug-in files (and the staged JWT key the signing one), so issuing code needs no knowledge of rotation. */
@@ -110,9 +112,18 @@ function activate(state: RotationState, files: CaFiles, now: number, config: Rot
   } catch (err) {
     throw new RotationStateError(`the staged CA (${NEXT_FILES.signingCert}) cannot become active: ${(err as Error).message}`);
   }
-  const retireAt = now + config.maxWorkloadTtlMs + config.retireMarginMs;
+  // The old CA's last leaf, as recorded before it was handed out; without a record, the longest TTL it may have given.
+  const oldLeaves = leavesExpireBy(files, fingerprintOf(files[PLUGIN_FILES.signingCert]!), config.maxWorkloadTtlMs) ?? now + config.maxWorkloadTtlMs;
+  const retireAt = Math.max(now, oldLeaves) + config.retireMarginMs;
   const s: RotationState = { ...state, phase: 'activate', activatedAt: now, retireAt };
   return write('activate', next, s, `the new CA signs; both roots stay trusted until ${new Date(retireAt).toISOString()}`);
+}
+
+/** The recorded retire time, later if a replica slow to reload the new CA signed with the old one after activation. */
+export function retireDue(state: RotationState, files: CaFiles, config: Pick<RotationConfig, 'maxWorkloadTtlMs' | 'retireMarginMs'>): number {
+  const active = files[PLUGIN_FILES.signingCert];
+  const late = active ? otherLeavesExpireBy(files, fingerprintOf(active), config.maxWorkloadTtlMs) : null;
+  return Math.max(state.retireAt!, late === null ? -Infinity : late + config.retireMarginMs);
 }
 
 function write(step: Step, files: CaFiles, state: RotationState, log: string): Decision {
