@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -5,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { COMMANDS } from '../src/cli/commands.js';
 import type { FlagTable } from '../src/cli/flags.js';
-import { MOUNT_CA_ROOT, MOUNT_CERTS, MOUNT_PODINFO, MOUNT_TOKEN, POD_PATHS, PORTS } from '../src/common/pod-contract.js';
+import { MOUNT_CA_ROOT, MOUNT_CERTS, MOUNT_PODINFO, MOUNT_TOKEN, MOUNT_WORKLOAD, POD_CERTIFICATE, POD_PATHS, PORTS, VIEW_FILE } from '../src/common/pod-contract.js';
 import { SERVE_DEFAULTS } from '../src/controlplane/config.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -76,11 +77,15 @@ test('every meshid flag, port and pod path the README names is the one the code 
   assert.ok(named.length >= 5);
   for (const port of named) assert.ok(ports.has(port), `README names port ${port}, which no definition in the code has`);
 
-  const mounts = [MOUNT_CERTS, MOUNT_TOKEN, MOUNT_CA_ROOT, MOUNT_PODINFO];
+  const mounts = [MOUNT_CERTS, MOUNT_TOKEN, MOUNT_CA_ROOT, MOUNT_PODINFO, MOUNT_WORKLOAD, POD_CERTIFICATE.mountPath];
+  // Paths of other software the README points at (istio-agent's root file), not meshid's.
+  const foreign = ['/var/run/secrets/istio/root-cert.pem'];
+  // The agent writes its view beside the SDS socket (agent/view-follow.ts).
+  const beside = [`${dirname(POD_PATHS.sdsSocket)}/${VIEW_FILE}`];
   const paths = [...README.matchAll(/(\/(?:var\/run|etc\/meshid)\/[\w./-]*[\w])/g)].map((m) => m[1]!);
   assert.ok(paths.length >= 4);
   for (const path of paths) {
-    assert.ok((Object.values(POD_PATHS) as string[]).includes(path) || mounts.includes(path) || mounts.some((m) => path.startsWith(`${m}/`) && Object.values(POD_PATHS).some((p) => p.startsWith(path))),
+    assert.ok(foreign.includes(path) || beside.includes(path) || (Object.values(POD_PATHS) as string[]).includes(path) || mounts.includes(path) || mounts.some((m) => path.startsWith(`${m}/`) && Object.values(POD_PATHS).some((p) => p.startsWith(path))),
       `README names ${path}, which is not a path the injector and the agent share (src/common/pod-contract.ts)`);
   }
 });

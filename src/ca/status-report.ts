@@ -19,6 +19,8 @@ export interface CaStatusReport {
     expired: boolean;
     state: string;
   }>;
+  /** The JWT-SVID signing keys published in the JWKS: which signs now, which is staged, which stays until retire. */
+  jwtKeys: Array<{ kid: string; state: string }>;
   rotation: {
     phase: RotationStatus['phase'];
     id: string | null;
@@ -32,10 +34,17 @@ export interface CaStatusReport {
 }
 
 export function caStatusReport(store: string, m: CaMaterial, rotation: RotationStatus, now: number, publication?: PublicationProgress): CaStatusReport {
-  const rows = caStatusRows(m, now);
+  const all = caStatusRows(m, now);
+  const rows = all.filter((r) => r.role !== 'jwt');
   const certs: X509Certificate[] = [...m.rootCerts, m.signingCert];
+  const { kid, nextKid, previousKid } = m.jwt ?? {};
   return {
     store,
+    jwtKeys: [
+      ...(kid ? [{ kid, state: 'published, signing' }] : []),
+      ...(nextKid ? [{ kid: nextKid, state: 'published, signs from activate' }] : []),
+      ...(previousKid ? [{ kid: previousKid, state: 'published until retire' }] : []),
+    ],
     certificates: rows.map((row, i) => ({
       role: row.role === 'root' ? 'root' : 'signing',
       subject: row.subject,

@@ -74,7 +74,7 @@ test('--log-format text writes one readable line per record, --log-level warn ke
   const text = await startServe(children, join(dir, 'a'), ['--log-format', 'text']);
   await text.serve.until(() => text.serve.stderr.includes('control plane ready'), 'the ready record');
   const line = text.serve.stderr.split('\n').find((l) => l.includes('control plane ready'))!;
-  assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO  control plane ready ca=https:\/\/127\.0\.0\.1:\d+ webhook=\S+ monitoring=\S+ listen=:: /);
+  assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO  control plane ready ca=https:\/\/127\.0\.0\.1:\d+ istioCa=\S+ webhook=\S+ monitoring=\S+ listen=:: /);
   assert.ok(!text.serve.stderr.includes('{"level"'), 'no JSON in text mode');
 
   const quiet = await startServe(children, join(dir, 'b'), ['--log-level', 'warn']);

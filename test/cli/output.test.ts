@@ -74,7 +74,7 @@ test('ca status -o json and -o yaml give the same report with stable field names
   const json = JSON.parse((await meshid(['ca', 'status', '--data-dir', data, '-o', 'json'])).stdout);
   const yaml = parse((await meshid(['ca', 'status', '--data-dir', data, '-o', 'yaml'])).stdout);
   assert.deepEqual(yaml, json);
-  assert.deepEqual(Object.keys(json), ['store', 'certificates', 'rotation']);
+  assert.deepEqual(Object.keys(json), ['store', 'jwtKeys', 'certificates', 'rotation']);
   assert.deepEqual(json.certificates.map((c: Record<string, unknown>) => Object.keys(c)), Array(2).fill(['role', 'subject', 'notBefore', 'notAfter', 'fingerprintSha256', 'active', 'expired', 'state']));
   assert.deepEqual(json.certificates.map((c: { role: string; active: boolean }) => [c.role, c.active]), [['root', true], ['signing', true]]);
   const root = new X509Certificate(await readFile(join(data, 'root-cert.pem')));
