@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { Clock } from '../common/clock.js';
-import { PLUGIN_FILES, StoreConflictError, type CaFiles, type CaStore, type StoredCaFiles } from './store.js';
+import { MeshidError } from '../common/errors.js';
+import { JWT_FILES, PLUGIN_FILES, STORE_READ_ONLY, StoreConflictError, type CaFiles, type CaStore, type StoredCaFiles } from './store.js';
 
 /**
  * Per signing CA, a bound on the NotAfter of every leaf it signed, stored with the CA material so that it
@@ -114,6 +115,12 @@ export class LeafHorizonRecorder {
         this.covered.set(fingerprint, until);
         return;
       } catch (err) {
+        // An operator's plug-in Secret is theirs alone: meshid neither writes nor rotates it, so there is no
+        // retire to hold back; its leaves are issued unrecorded (a later rotation falls back to the maximum TTL).
+        if (err instanceof MeshidError && err.code === STORE_READ_ONLY) {
+          this.covered.set(fingerprint, Number.POSITIVE_INFINITY);
+          return;
+        }
         if (!(err instanceof StoreConflictError)) throw err;
       }
     }
@@ -121,7 +128,7 @@ export class LeafHorizonRecorder {
   }
 }
 
-/** Whether two stored sets hold the same CA material (they may differ only in the horizon or rotation state). */
+/** Whether two stored sets hold the same CA material and JWT keys (they may differ only in the horizon or rotation state). */
 export function sameSigningMaterial(a: CaFiles, b: CaFiles): boolean {
-  return Object.values(PLUGIN_FILES).every((name) => a[name] === b[name]);
+  return [...Object.values(PLUGIN_FILES), ...Object.values(JWT_FILES)].every((name) => a[name] === b[name]);
 }

@@ -71,8 +71,11 @@ test('through a root rotation (meshid ca rotate-root, the driver on a ManualCloc
   assert.match(status.stdout, new RegExp(`\\njwt +JWT-SVID key \\(ES256\\) +- +${oldKid.slice(0, 23)} +published until retire\\n`));
   for (const s of [before, duringPrepare, afterActivate]) assert.equal((await verifies(s)).payload.sub, 'spiffe://cluster.local/ns/shop/sa/cart');
 
-  // Retire: max workload TTL (2h, which caps JWT-SVIDs too) plus the margin after activate.
-  clock.advance(125 * MIN - 1);
+  // Retire: once the last JWT-SVID (or leaf) the old CA's key signed has expired, as recorded, plus the margin.
+  const report = JSON.parse((await meshid(['ca', 'status', '-o', 'json', '--data-dir', ca.dataDir])).stdout);
+  const retireAt = Date.parse(report.rotation.retireExpectedAt);
+  assert.ok(retireAt > decodeJwt(duringPrepare.jwt).exp! * 1000, 'retire waits for the old key\'s last JWT-SVID to expire');
+  clock.advance(retireAt - clock.now() - 1);
   await new Promise((res) => setTimeout(res, 200));
   assert.equal(await phase(), 'activate', 'not a millisecond early');
   await verifies(duringPrepare);

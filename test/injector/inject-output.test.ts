@@ -23,9 +23,10 @@ const initCommand = (doc: unknown, templatePath: string[]): string[] => {
 };
 
 test('meshid inject: the input\'s flow style stays where nothing was added, the sidecar comes out in block style', async () => {
-  const out = await inject('apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop, labels: {app: web}}\nspec: {containers: [{name: app, image: nginx}]}\n');
+  const out = await inject('apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop, labels: {app: web}}\nspec: {containers: [{name: app, image: nginx, args: [serve, --port, "80"]}]}\n');
   const lines = out.split('\n');
-  assert.ok(lines.includes('  containers: [ { name: app, image: nginx } ]'), `untouched flow sequence kept:\n${out}`);
+  // The app container gains the Workload API socket, so its list turns block; its untouched args stay flow.
+  assert.ok(lines.includes('      args: [ serve, --port, "80" ]'), `untouched flow sequence kept:\n${out}`);
   assert.ok(lines.includes('  labels: { app: web }'), 'untouched flow map kept');
   assert.ok(lines.includes('    - name: meshid-proxy'), 'the sidecar in block style');
   const long = lines.filter((l) => l.length > 160 && !l.includes(`${STATUS_ANNOTATION}:`));
@@ -51,5 +52,5 @@ test('meshid inject: meshid.io/status is one compact line of JSON with the docum
   const line = out.split('\n').find((l) => l.includes(`${STATUS_ANNOTATION}:`))!;
   const value = (parseAllDocuments(out)[0]!.toJS() as { metadata: { annotations: Record<string, string> } }).metadata.annotations[STATUS_ANNOTATION]!;
   assert.ok(!value.includes('\n') && !value.includes(': ') && line.endsWith(`'${value}'`));
-  assert.deepEqual(Object.keys(JSON.parse(value)), ['version', 'initContainers', 'containers', 'volumes', 'created', 'defaultContainer', 'probes']);
+  assert.deepEqual(Object.keys(JSON.parse(value)), ['version', 'initContainers', 'containers', 'volumes', 'created', 'defaultContainer', 'probes', 'workloadSocket']);
 });
