@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { startAgent } from '../../src/agent/agent.js';
@@ -11,15 +10,8 @@ import type { WorkloadView } from '../../src/mesh/view.js';
 import { startFakeCluster, startReplica } from '../helpers/fake-cluster.js';
 import { podObject } from '../helpers/mesh-objects.js';
 import { waitFor } from '../helpers/wait.js';
+import { freePort } from '../helpers/free-port.js';
 import { captureLogger, tempDir } from './helpers.js';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function viewFile(path: string): WorkloadView | undefined {
   try {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { createLogger } from '../../src/common/log.js';
 import { NS, putWebhookConfiguration, requestCert, startFakeCluster, startReplica, webhookCaBundles } from '../helpers/fake-cluster.js';
 import { send } from '../helpers/http.js';
 import { waitFor } from '../helpers/wait.js';
+import { freePort } from '../helpers/free-port.js';
 
 const cart = { namespace: 'shop', serviceAccount: 'cart', pod: { name: 'cart-0', uid: 'uid-cart-0' } };
 
@@ -63,14 +63,6 @@ test('/readyz says why until the CA loads; a missing webhook configuration is wa
   assert.ok(cluster.fake.get('secrets', NS, 'meshid-ca'));
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 test('a broken operator-supplied cacerts Secret fails the start at once, naming the file', async (t) => {
   const cluster = await startFakeCluster(t);

@@ -4,11 +4,12 @@ import { publishedBundle } from '../helpers/fake-cluster.js';
 import { waitFor } from '../helpers/wait.js';
 import { labelNamespace, startHarness } from './harness.js';
 import { plainPod } from './workloads.js';
+import { freePort } from '../helpers/free-port.js';
 
 test('pods the webhook leaves alone run unchanged: opted out, hostNetwork, and in a namespace without the label', async (t) => {
   const h = await startHarness(t);
   labelNamespace(h.fake, 'shop');
-  const port = String(20000 + Math.floor(Math.random() * 20000));
+  const port = String(await freePort('0.0.0.0'));
   const cases = [
     ['shop', plainPod('shop', 'optout', { labels: { 'meshid.io/inject': 'false' } })],
     ['shop', plainPod('shop', 'hostnet', { hostNetwork: true, args: ['--name', 'hostnet', '--http-port', port] })],
