@@ -1,5 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs/light.js';
+import { GOOGLE_PROTOBUF_STRUCT } from '../common/struct-proto.js';
 
 /**
  * The SPIFFE Workload API (SPIFFE_Workload_API.md, "X.509-SVID Profile" and "JWT-SVID Profile"), written
@@ -45,28 +46,7 @@ export const WORKLOAD_TYPES = {
         ValidateJWTSVID: { requestType: 'ValidateJWTSVIDRequest', responseType: 'ValidateJWTSVIDResponse' },
       },
     },
-    google: {
-      nested: {
-        protobuf: {
-          nested: {
-            Struct: { fields: { fields: { keyType: 'string', type: 'Value', id: 1 } } },
-            Value: {
-              oneofs: { kind: { oneof: ['null_value', 'number_value', 'string_value', 'bool_value', 'struct_value', 'list_value'] } },
-              fields: {
-                null_value: { type: 'NullValue', id: 1 },
-                number_value: { type: 'double', id: 2 },
-                string_value: str(3),
-                bool_value: { type: 'bool', id: 4 },
-                struct_value: { type: 'Struct', id: 5 },
-                list_value: { type: 'ListValue', id: 6 },
-              },
-            },
-            NullValue: { values: { NULL_VALUE: 0 } },
-            ListValue: { fields: { values: { rule: 'repeated', type: 'Value', id: 1 } } },
-          },
-        },
-      },
-    },
+    google: GOOGLE_PROTOBUF_STRUCT,
   },
 } as const;
 

@@ -1,18 +1,16 @@
 import type { FastifyInstance } from 'fastify';
-import type { Clock } from '../common/clock.js';
 import { errorBody } from '../common/errors.js';
 import { classifyError, parseJsonBody } from '../common/http-errors.js';
-import { fieldByFieldLogger, type Logger } from '../common/log.js';
+import { fieldByFieldLogger } from '../common/log.js';
 import { decorateStartTime, markStart, secondsSinceStart } from '../common/request-timer.js';
 import { workloadSpiffeId } from '../pki/spiffe.js';
-import { recordIssued, type CertificateAuthority } from './authority.js';
+import { recordIssued } from './authority.js';
 import { bearerToken } from './auth/bearer.js';
-import type { TokenVerifier } from './auth/verifier.js';
 import { issueWorkloadCertificate, type IssueRequest, type IssuedCertificate } from './issue.js';
 import type { CaMaterial } from './material.js';
 import type { CaMetrics } from './metrics.js';
 import type { InFlightLimit } from './overload.js';
-import type { TtlPolicy } from './ttl.js';
+import type { IssuerDeps } from './issuer-deps.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -21,16 +19,8 @@ declare module 'fastify' {
   }
 }
 
-export interface CaApiDeps {
-  authority: CertificateAuthority;
-  verifier: TokenVerifier;
-  trustDomain: string;
-  ttl: TtlPolicy;
-  clock: Clock;
-  random: (n: number) => Buffer;
+export interface CaApiDeps extends IssuerDeps {
   metrics: CaMetrics;
-  /** The audit log: one line per request, never a key, token or CSR. */
-  audit: Logger;
   limit: InFlightLimit;
 }
 

@@ -3,6 +3,7 @@ import { checkPolicyYaml, MAX_POLICY_YAML_BYTES } from '../policy/check-yaml.js'
 import { parseTable, UsageError } from './flags.js';
 import { POLICY_SUBCOMMANDS, POLICY_USAGE as USAGE } from './policy-flags.js';
 import type { Io } from './run.js';
+import { readStdinCapped } from './read-stdin.js';
 
 
 export async function policyCommand(argv: string[], io: Io, stdin: NodeJS.ReadableStream = process.stdin): Promise<number> {
@@ -19,7 +20,7 @@ export async function policyCommand(argv: string[], io: Io, stdin: NodeJS.Readab
   }
   if (!values.filename) throw new UsageError('check: -f FILE or -f - (stdin) is required (see meshid policy check --help)');
   const source = values.filename === '-' ? 'stdin' : values.filename;
-  const report = checkPolicyYaml(values.filename === '-' ? await readStream(stdin) : await readSmallFile(values.filename));
+  const report = checkPolicyYaml(values.filename === '-' ? await readStdinCapped(stdin, MAX_POLICY_YAML_BYTES) : await readSmallFile(values.filename));
   for (const line of report.lines) io.stdout(`${line}\n`);
   if (!report.problems) return 0;
   io.stderr(`meshid policy check: ${report.problems} problem${report.problems === 1 ? '' : 's'} in ${source}\n`);
@@ -31,16 +32,4 @@ async function readSmallFile(path: string): Promise<string> {
   const { size } = await stat(path);
   if (size > MAX_POLICY_YAML_BYTES) throw new Error(`${path} is ${size} bytes; at most ${MAX_POLICY_YAML_BYTES} are read`);
   return readFile(path, 'utf8');
-}
-
-async function readStream(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
-    size += buf.length;
-    if (size > MAX_POLICY_YAML_BYTES) throw new Error(`stdin is larger than ${MAX_POLICY_YAML_BYTES} bytes`);
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

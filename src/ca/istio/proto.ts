@@ -1,5 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs/light.js';
+import { GOOGLE_PROTOBUF_STRUCT } from '../../common/struct-proto.js';
 
 export const ISTIO_CA_SERVICE = 'istio.v1.auth.IstioCertificateService';
 export const CREATE_CERTIFICATE_PATH = `/${ISTIO_CA_SERVICE}/CreateCertificate`;
@@ -28,22 +29,7 @@ const DESCRIPTOR = {
         methods: { CreateCertificate: { requestType: 'IstioCertificateRequest', responseType: 'IstioCertificateResponse' } },
       },
     } } } } } },
-    google: { nested: { protobuf: { nested: {
-      Struct: { fields: { fields: { keyType: 'string', type: 'Value', id: 1 } } },
-      Value: {
-        oneofs: { kind: { oneof: ['null_value', 'number_value', 'string_value', 'bool_value', 'struct_value', 'list_value'] } },
-        fields: {
-          null_value: { type: 'NullValue', id: 1 },
-          number_value: { type: 'double', id: 2 },
-          string_value: { type: 'string', id: 3 },
-          bool_value: { type: 'bool', id: 4 },
-          struct_value: { type: 'Struct', id: 5 },
-          list_value: { type: 'ListValue', id: 6 },
-        },
-      },
-      ListValue: { fields: { values: { rule: 'repeated', type: 'Value', id: 1 } } },
-      NullValue: { values: { NULL_VALUE: 0 } },
-    } } } },
+    google: GOOGLE_PROTOBUF_STRUCT,
   },
 };
 

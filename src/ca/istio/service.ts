@@ -1,13 +1,10 @@
 import { X509Certificate } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
-import type { Clock } from '../../common/clock.js';
 import { fieldByFieldLogger, type Logger } from '../../common/log.js';
 import { randomPool } from '../api.js';
-import { CA_AUDIENCE, ISTIO_CA_AUDIENCE, type TokenVerifier } from '../auth/verifier.js';
-import type { CertificateAuthority } from '../authority.js';
+import { CA_AUDIENCE, ISTIO_CA_AUDIENCE } from '../auth/verifier.js';
 import { issueWorkloadCertificate } from '../issue.js';
 import type { CaMaterial } from '../material.js';
-import type { TtlPolicy } from '../ttl.js';
 import { certificateSubject, type ImpersonationPolicy } from './impersonation.js';
 import { callToken, certificateAsk } from './metadata.js';
 import type { IstioCaMetrics } from './metrics.js';
@@ -15,21 +12,14 @@ import type { DecodedRequest, IstioCertificateResponse } from './proto.js';
 import { grpcRefusal } from './status.js';
 import { recordIssued } from '../authority.js';
 import { workloadSpiffeId } from '../../pki/spiffe.js';
+import type { IssuerDeps } from '../issuer-deps.js';
 
 /** meshid's own audience is accepted too, so one projected token serves both APIs. */
 export const ISTIO_CA_AUDIENCES: readonly string[] = [CA_AUDIENCE, ISTIO_CA_AUDIENCE];
 
-export interface IstioCaDeps {
-  authority: CertificateAuthority;
-  verifier: TokenVerifier;
-  trustDomain: string;
-  ttl: TtlPolicy;
-  clock: Clock;
-  random: (n: number) => Buffer;
+export interface IstioCaDeps extends IssuerDeps {
   impersonation: ImpersonationPolicy;
   metrics: IstioCaMetrics;
-  /** The audit log: one line per call, never a key, token or CSR. */
-  audit: Logger;
   logger: Logger;
 }
 
