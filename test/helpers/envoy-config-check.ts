@@ -145,7 +145,7 @@ function lookUp(defs: PackageDefinition, fullName: string): Found {
 }
 
 /** Resolves a (possibly relative) type reference the way protoc does: innermost scope outwards. */
-function qualify(defs: PackageDefinition, name: string, scope: string): string {
+export function qualify(defs: PackageDefinition, name: string, scope: string): string {
   if (name.startsWith('.')) return name.slice(1);
   const parts = scope.split('.');
   for (let i = parts.length; i >= 0; i--) {

@@ -1,5 +1,5 @@
 import type { MessageTypeDefinition, PackageDefinition } from '@grpc/proto-loader';
-import { findType } from './envoy-config-check.js';
+import { findType, qualify } from './envoy-config-check.js';
 
 interface Field { name: string; label: string; type: string; typeName: string }
 interface Message { field: Field[]; options?: { mapEntry?: boolean } | null }
@@ -24,10 +24,10 @@ function toJson(defs: PackageDefinition, typeName: string, value: Json): Json {
   for (const [key, v] of Object.entries(value)) {
     const f = d.field.find((x) => x.name === key)!;
     const conv = (item: unknown) => fieldToJson(defs, f, typeName, item);
-    const entry = f.type === 'TYPE_MESSAGE' ? (findType(defs, resolve(defs, f.typeName, typeName)) as unknown as Message | null) : null;
+    const entry = f.type === 'TYPE_MESSAGE' ? (findType(defs, qualify(defs, f.typeName, typeName)) as unknown as Message | null) : null;
     if (entry?.options?.mapEntry) {
       const vf = entry.field.find((x) => x.name === 'value')!;
-      const entryName = resolve(defs, f.typeName, typeName);
+      const entryName = qualify(defs, f.typeName, typeName);
       out[key] = Object.fromEntries(Object.entries(v as Json).map(([k, mv]) => [k, fieldToJson(defs, vf, entryName, mv)]));
     } else out[key] = Array.isArray(v) ? v.map(conv) : conv(v);
   }
@@ -36,7 +36,7 @@ function toJson(defs: PackageDefinition, typeName: string, value: Json): Json {
 
 function fieldToJson(defs: PackageDefinition, f: Field, scope: string, v: unknown): unknown {
   if (f.type !== 'TYPE_MESSAGE') return v;
-  const t = resolve(defs, f.typeName, scope);
+  const t = qualify(defs, f.typeName, scope);
   if (t === 'google.protobuf.Duration') {
     const { seconds = '0', nanos = 0 } = v as { seconds?: string; nanos?: number };
     return nanos ? `${seconds}.${String(nanos).padStart(9, '0').replace(/0+$/, '')}s` : `${seconds}s`;
@@ -67,10 +67,10 @@ export function withoutDefaults(defs: PackageDefinition, typeName: string, json:
   for (const [key, v] of Object.entries(json)) {
     const f = d.field.find((x) => x.name === key)!;
     if (f.type === 'TYPE_MESSAGE') {
-      const t = resolve(defs, f.typeName, typeName);
+      const t = qualify(defs, f.typeName, typeName);
       const entry = findType(defs, t) as unknown as Message;
       if (entry?.options?.mapEntry) {
-        const vt = resolve(defs, entry.field.find((x) => x.name === 'value')!.typeName, t);
+        const vt = qualify(defs, entry.field.find((x) => x.name === 'value')!.typeName, t);
         out[key] = Object.fromEntries(Object.entries(v as Json).map(([k, mv]) => [k, isPlain(vt) ? mv : withoutDefaults(defs, vt, mv as Json)]));
       } else if (Array.isArray(v)) {
         if (v.length) out[key] = v.map((x) => (isPlain(t) ? x : withoutDefaults(defs, t, x as Json)));
@@ -82,7 +82,7 @@ export function withoutDefaults(defs: PackageDefinition, typeName: string, json:
       continue;
     }
     if (v === false || v === 0 || v === '') continue;
-    if (f.type === 'TYPE_ENUM' && (findType(defs, resolve(defs, f.typeName, typeName)) as unknown as Enum).value.find((x) => x.name === v)?.number === 0) continue;
+    if (f.type === 'TYPE_ENUM' && (findType(defs, qualify(defs, f.typeName, typeName)) as unknown as Enum).value.find((x) => x.name === v)?.number === 0) continue;
     out[key] = v;
   }
   return out;
@@ -91,14 +91,4 @@ export function withoutDefaults(defs: PackageDefinition, typeName: string, json:
 /** Duration and wrappers are written as scalars, so their JSON has nothing to strip. */
 function isPlain(t: string): boolean {
   return t === 'google.protobuf.Duration' || /^google\.protobuf\.\w+Value$/.test(t);
-}
-
-function resolve(defs: PackageDefinition, name: string, scope: string): string {
-  if (name.startsWith('.')) return name.slice(1);
-  const parts = scope.split('.');
-  for (let i = parts.length; i >= 0; i--) {
-    const candidate = [...parts.slice(0, i), name].join('.');
-    if (findType(defs, candidate)) return candidate;
-  }
-  return name;
 }
