@@ -4,12 +4,9 @@ import { cpuSeconds, createFixture, rssMb, startBare, startServe } from './ca-fi
 import { median, range, type Figure } from './figures.js';
 import { exchangeOnce, issuanceRequest, keepAliveLoad, percentile, type LoadResult, type Target } from './https-load.js';
 
-const WORKLOADS = 500;
-const CONNECTIONS = 16;
-const WARMUP_MS = 3000;
-const ROUNDS = 5;
-const SLICE_MS = 1500;
-const CEILING_CPU_MS = 500;
+/** The keep-alive issuance load; the Istio CA bench runs the same shape, so its ratio to REST compares like with like. */
+export const ISSUANCE_LOAD = { WORKLOADS: 500, CONNECTIONS: 16, WARMUP_MS: 3000, ROUNDS: 5, SLICE_MS: 1500, CEILING_CPU_MS: 500 } as const;
+const { WORKLOADS, CONNECTIONS, WARMUP_MS, ROUNDS, SLICE_MS, CEILING_CPU_MS } = ISSUANCE_LOAD;
 
 /**
  * Issuance over the full HTTPS path (`meshid serve --local` child, keep-alive connections, a

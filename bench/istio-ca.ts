@@ -4,15 +4,11 @@ import { cpuSeconds, createFixture, startServe } from './ca-fixture.js';
 import { median, range, type Figure } from './figures.js';
 import { istioCall, istioCaLoad } from './grpc-load.js';
 import { issuanceRequest, keepAliveLoad, percentile, type LoadResult } from './https-load.js';
+import { ISSUANCE_LOAD } from './ca.js';
 
-const WORKLOADS = 500;
-/** 16 in flight on both APIs: 16 keep-alive HTTPS connections, or 4 HTTP/2 connections carrying 4 calls each. */
-const CONNECTIONS = 16;
+const { WORKLOADS, CONNECTIONS, WARMUP_MS, ROUNDS, SLICE_MS, CEILING_CPU_MS } = ISSUANCE_LOAD;
+/** As many in flight on both APIs: 16 keep-alive HTTPS connections, or 4 HTTP/2 connections carrying 4 calls each. */
 const CHANNELS = 4;
-const WARMUP_MS = 3000;
-const ROUNDS = 5;
-const SLICE_MS = 1500;
-const CEILING_CPU_MS = 500;
 
 interface Slice {
   load: LoadResult;

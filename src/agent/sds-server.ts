@@ -1,5 +1,4 @@
 import * as grpc from '@grpc/grpc-js';
-import { rm } from 'node:fs/promises';
 import type { Logger } from '../common/log.js';
 import type { AgentMetrics } from './metrics.js';
 import { sdsProtos, SECRET_TYPE_URL, type DiscoveryRequest, type DiscoveryResponse } from './sds-protos.js';
@@ -8,7 +7,7 @@ import type { SvidStore } from './svid-store.js';
 import { ConfigResources } from './xds/config-resources.js';
 import type { PlanSource } from './xds/plan-source.js';
 import { XdsStream, type XdsResourceType } from './xds-stream.js';
-import { bindUnixSocket, shutdownServer } from './uds-bind.js';
+import { bindUnixSocket, closeUnixServer } from './uds-bind.js';
 
 export interface SdsServerOptions {
   socketPath: string;
@@ -106,9 +105,7 @@ export class SdsServer {
   /** Stops accepting streams, ends the open ones and removes the socket file. */
   async close(): Promise<void> {
     this.unsubscribe();
-    for (const s of this.streams) s.end();
-    await shutdownServer(this.server);
-    await rm(this.socketPath, { force: true });
+    await closeUnixServer(this.server, this.socketPath, this.streams);
   }
 
   private accept(call: Call, type: XdsResourceType): void {

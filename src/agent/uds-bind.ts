@@ -36,3 +36,10 @@ export async function shutdownServer(server: grpc.Server, graceMs = 1000): Promi
     });
   });
 }
+
+/** Ends the open streams, stops the server and removes its socket file: the close of every server on a pod socket. */
+export async function closeUnixServer(server: grpc.Server, socketPath: string, streams: Iterable<{ end(): void }>): Promise<void> {
+  for (const s of streams) s.end();
+  await shutdownServer(server);
+  await rm(socketPath, { force: true });
+}

@@ -1,5 +1,4 @@
 import * as grpc from '@grpc/grpc-js';
-import { rm } from 'node:fs/promises';
 import { isMeshidError } from '../common/errors.js';
 import { MAX_AUDIENCE_LENGTH, MAX_AUDIENCES } from '../common/jwt-svid-api.js';
 import type { Logger } from '../common/log.js';
@@ -8,7 +7,7 @@ import { JwtSvidRefused } from './jwt-validate.js';
 import { toStruct } from './proto-struct.js';
 import { PushStream } from './push-stream.js';
 import type { SvidStore } from './svid-store.js';
-import { bindUnixSocket, shutdownServer } from './uds-bind.js';
+import { bindUnixSocket, closeUnixServer } from './uds-bind.js';
 import type { WorkloadJwt } from './workload-jwt.js';
 import { workloadService, type JwtSvidRequest, type JwtSvidResponse, type ValidateJwtSvidRequest, type ValidateJwtSvidResponse } from './workload-protos.js';
 import { X509Messages, type Versioned } from './workload-x509.js';
@@ -95,9 +94,7 @@ export class WorkloadApiServer {
 
   async close(): Promise<void> {
     this.detach();
-    for (const s of this.streams) s.end();
-    await shutdownServer(this.server);
-    await rm(this.socketPath, { force: true });
+    await closeUnixServer(this.server, this.socketPath, this.streams);
   }
 
   private detach(): void {
